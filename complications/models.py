@@ -1,0 +1,153 @@
+"""Complication events and the CTCAE v5.0 catalogue they are graded against.
+
+The grade, severity, window and hours after the end are derived by
+``complications.services`` from the recorded facts and times (never typed in);
+the database enforces what it can: exactly one kind of onset, a grade in 1-5,
+an override only with a reason.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from registry.models import Fracture, Procedure
+
+
+class CtcaeTerm(models.Model):
+    """One CTCAE v5.0 term. A null grade text means the grade does not exist ("-")."""
+
+    code = models.CharField(_("MedDRA code"), max_length=16, primary_key=True)
+    name = models.CharField(_("term"), max_length=255)
+    soc = models.CharField(_("system organ class"), max_length=255)
+    grade_1 = models.TextField(null=True, blank=True)
+    grade_2 = models.TextField(null=True, blank=True)
+    grade_3 = models.TextField(null=True, blank=True)
+    grade_4 = models.TextField(null=True, blank=True)
+    grade_5 = models.TextField(null=True, blank=True)
+    definition = models.TextField(blank=True, default="")
+    curated = models.BooleanField(
+        _("in the project's curated catalogue"), default=False,
+        help_text=_("False for terms loaded from the full official spreadsheet."),
+    )
+
+    class Meta:
+        ordering = ["soc", "name"]
+        verbose_name = _("CTCAE term")
+        indexes = [models.Index(fields=["name"], name="ctcaeterm_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def grades(self) -> dict[int, str | None]:
+        return {g: getattr(self, f"grade_{g}") for g in range(1, 6)}
+
+
+class Window(models.TextChoices):
+    PER_PROCEDURAL = "per_procedural", _("Per-procedural")
+    EARLY = "early", _("Early (< 24 h)")
+    DELAYED = "delayed", _("Delayed (≥ 24 h)")
+
+
+class Outcome(models.TextChoices):
+    RESOLVED = "resolved", _("Resolved")
+    RESOLVED_WITH_SEQUELAE = "resolved_with_sequelae", _("Resolved with sequelae")
+    ONGOING = "ongoing", _("Ongoing")
+    DEATH = "death", _("Death")
+
+
+class Relatedness(models.TextChoices):
+    """CTCAE attribution of the event to the procedure."""
+
+    UNRELATED = "unrelated", _("Unrelated")
+    UNLIKELY = "unlikely", _("Unlikely")
+    POSSIBLE = "possible", _("Possible")
+    PROBABLE = "probable", _("Probable")
+    DEFINITE = "definite", _("Definite")
+
+
+class ComplicationEvent(models.Model):
+    procedure = models.ForeignKey(
+        Procedure, on_delete=models.PROTECT, related_name="complications", verbose_name=_("procedure")
+    )
+    fractures = models.ManyToManyField(Fracture, related_name="complications", verbose_name=_("fractures concerned"))
+    term = models.ForeignKey(CtcaeTerm, on_delete=models.PROTECT, related_name="events", verbose_name=_("CTCAE term"))
+    specify = models.CharField(_("specify"), max_length=255, blank=True, default="")
+
+    onset_at = models.DateTimeField(_("onset"), null=True, blank=True)
+    onset_date = models.DateField(_("onset date (time unknown)"), null=True, blank=True)
+    during_procedure = models.BooleanField(_("occurred during the procedure"), default=False)
+
+    facts = models.JSONField(_("recorded facts"), default=dict, blank=True)
+    auto_grade = models.PositiveSmallIntegerField(_("automatic grade"))
+    grade_override = models.PositiveSmallIntegerField(_("grade override"), null=True, blank=True)
+    override_reason = models.TextField(_("override reason"), blank=True, default="")
+    grade = models.GeneratedField(
+        expression=Coalesce("grade_override", "auto_grade"),
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+        verbose_name=_("grade"),
+    )
+    grade_rationale = models.TextField(_("grade rationale"), blank=True, default="")
+
+    window = models.CharField(_("window"), max_length=16, choices=Window.choices)
+    hours_after_end = models.FloatField(_("hours after the end"), null=True, blank=True)
+
+    outcome = models.CharField(_("outcome"), max_length=24, choices=Outcome.choices, blank=True, default="")
+    relatedness = models.CharField(
+        _("relatedness"), max_length=12, choices=Relatedness.choices, blank=True, default=""
+    )
+    description = models.TextField(_("description"), blank=True, default="")
+    cirse_grade = models.PositiveSmallIntegerField(_("CIRSE grade"), null=True, blank=True)
+    sir_class = models.CharField(_("SIR class"), max_length=1, blank=True, default="")
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(m2m_fields=[fractures])
+
+    DEPARTMENT_PATH = "procedure__patient__department"
+
+    class Meta:
+        ordering = ["procedure", "id"]
+        verbose_name = _("complication")
+        indexes = [models.Index(fields=["procedure", "window"], name="complication_proc_window_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(onset_at__isnull=False, onset_date__isnull=True, during_procedure=False)
+                    | Q(onset_at__isnull=True, onset_date__isnull=False, during_procedure=False)
+                    | Q(onset_at__isnull=True, onset_date__isnull=True, during_procedure=True)
+                ),
+                name="complication_exactly_one_onset",
+            ),
+            models.CheckConstraint(condition=Q(auto_grade__gte=1, auto_grade__lte=5), name="complication_auto_grade_range"),
+            models.CheckConstraint(
+                condition=Q(grade_override__isnull=True) | Q(grade_override__gte=1, grade_override__lte=5),
+                name="complication_override_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(grade_override__isnull=True) | ~Q(override_reason=""),
+                name="complication_override_needs_reason",
+            ),
+            models.CheckConstraint(condition=Q(window__in=Window.values), name="complication_window_valid"),
+            models.CheckConstraint(
+                condition=Q(cirse_grade__isnull=True) | Q(cirse_grade__gte=1, cirse_grade__lte=6),
+                name="complication_cirse_range",
+            ),
+            models.CheckConstraint(condition=Q(sir_class__in=["", "A", "B", "C", "D", "E", "F"]), name="complication_sir_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.term.name} (grade {self.grade})"
+
+    @property
+    def severity(self) -> str:
+        return "major" if self.grade >= 3 else "minor"

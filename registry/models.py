@@ -1,0 +1,231 @@
+"""The core clinical records: departments, pseudonymised patients, procedures,
+treated fractures and follow-up contacts.
+
+Every rule that can be a database constraint is one, so that no path (admin,
+API, shell, a bulk load) can store what the services would refuse. Each model
+names the lookup that leads to its department (``DEPARTMENT_PATH``):
+``registry.scoping`` uses it to scope every query in one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import zoneinfo
+from datetime import date
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not an IANA time zone name."), params={"value": value})
+
+
+def hash_identifier(value: str) -> str:
+    """Keyed hash (HMAC-SHA256) of a local hospital number.
+
+    The number itself is never stored; the hash lets a department detect a
+    duplicate patient without the registry being able to re-identify anyone
+    (the key lives outside the database).
+    """
+    normalised = "".join(value.split()).upper()
+    key = settings.IDENTIFIER_HASH_KEY.encode()
+    return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
+
+
+class Department(models.Model):
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Europe/Paris", validators=[validate_time_zone]
+    )
+    default_guidance = models.CharField(
+        _("usual guidance"), max_length=20, blank=True, default="ct",
+        choices=[("ct", "CT"), ("cbct", "Cone-beam CT"), ("fluoroscopy", "Fluoroscopy"),
+                 ("ct_fluoroscopy", "CT + fluoroscopy")],
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="departments", blank=True, verbose_name=_("members")
+    )
+    history = HistoricalRecords()
+
+    DEPARTMENT_PATH = "pk"
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [models.CheckConstraint(condition=~Q(code=""), name="department_code_not_empty")]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+
+
+class Patient(models.Model):
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, related_name="patients", verbose_name=_("department")
+    )
+    registry_id = models.CharField(_("registry id"), max_length=64)
+    sex = models.CharField(_("sex"), max_length=6, choices=Sex.choices)
+    birth_date = models.DateField(_("birth date"))
+    hospital_number_hash = models.CharField(
+        _("hospital number (keyed hash)"), max_length=64, blank=True, default="", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    DEPARTMENT_PATH = "department"
+
+    class Meta:
+        ordering = ["department", "registry_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["department", "registry_id"], name="patient_registry_id_unique"),
+            models.UniqueConstraint(
+                fields=["department", "hospital_number_hash"],
+                condition=~Q(hospital_number_hash=""),
+                name="patient_hospital_number_unique",
+            ),
+            models.CheckConstraint(condition=~Q(registry_id=""), name="patient_registry_id_not_empty"),
+            models.CheckConstraint(condition=Q(sex__in=Sex.values), name="patient_sex_valid"),
+            models.CheckConstraint(condition=Q(birth_date__gte=date(1900, 1, 1)), name="patient_birth_date_plausible"),
+        ]
+
+    def __str__(self) -> str:
+        return self.registry_id
+
+
+class Guidance(models.TextChoices):
+    CT = "ct", _("CT")
+    CBCT = "cbct", _("Cone-beam CT")
+    FLUOROSCOPY = "fluoroscopy", _("Fluoroscopy")
+    CT_FLUOROSCOPY = "ct_fluoroscopy", _("CT + fluoroscopy")
+
+
+class Anesthesia(models.TextChoices):
+    GENERAL = "general", _("General")
+    SEDATION = "sedation", _("Sedation")
+    LOCAL = "local", _("Local")
+    REGIONAL = "regional", _("Regional")
+
+
+class Procedure(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="procedures", verbose_name=_("patient"))
+    started_at = models.DateTimeField(_("started at"))
+    ended_at = models.DateTimeField(_("ended at"))
+    guidance = models.CharField(_("imaging guidance"), max_length=20, choices=Guidance.choices)
+    anesthesia = models.CharField(_("anaesthesia"), max_length=10, choices=Anesthesia.choices)
+    operator = models.CharField(_("operator(s)"), max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    DEPARTMENT_PATH = "patient__department"
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["started_at"], name="procedure_started_at_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(ended_at__gte=F("started_at")), name="procedure_end_after_start"),
+            models.CheckConstraint(condition=Q(guidance__in=Guidance.values), name="procedure_guidance_valid"),
+            models.CheckConstraint(condition=Q(anesthesia__in=Anesthesia.values), name="procedure_anesthesia_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class FractureType(models.TextChoices):
+    INSUFFICIENCY = "insufficiency", _("Insufficiency")
+    PATHOLOGICAL = "pathological", _("Pathological")
+    IMPENDING = "impending", _("Impending")
+
+
+class Site(models.TextChoices):
+    SACRUM = "sacrum", _("Sacrum")
+    ILIAC = "iliac", _("Iliac bone")
+    ACETABULUM = "acetabulum", _("Acetabulum")
+    PUBIC_RAMUS = "pubic_ramus", _("Pubic ramus")
+    FEMORAL_NECK = "femoral_neck", _("Femoral neck")
+    PROXIMAL_FEMUR = "proximal_femur", _("Proximal femur")
+    OTHER = "other", _("Other")
+
+
+class Side(models.TextChoices):
+    LEFT = "left", _("Left")
+    RIGHT = "right", _("Right")
+    BILATERAL = "bilateral", _("Bilateral")
+    MIDLINE = "midline", _("Midline")
+
+
+class Aetiology(models.TextChoices):
+    OSTEOPOROSIS = "osteoporosis", _("Osteoporosis")
+    METASTASIS = "metastasis", _("Metastasis")
+    MYELOMA = "myeloma", _("Myeloma")
+    RADIATION = "radiation_induced", _("Radiation-induced")
+    OTHER = "other", _("Other")
+
+
+class Fracture(models.Model):
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="fractures", verbose_name=_("procedure"))
+    type = models.CharField(_("fracture type"), max_length=16, choices=FractureType.choices)
+    site = models.CharField(_("anatomical site"), max_length=16, choices=Site.choices)
+    side = models.CharField(_("side"), max_length=10, choices=Side.choices)
+    aetiology = models.CharField(_("aetiology"), max_length=20, choices=Aetiology.choices, blank=True, default="")
+    screws = models.PositiveSmallIntegerField(_("screws"), default=1)
+    cement_augmented = models.BooleanField(_("cement augmentation"), default=False)
+    history = HistoricalRecords()
+
+    DEPARTMENT_PATH = "procedure__patient__department"
+
+    class Meta:
+        ordering = ["procedure", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(screws__gte=1), name="fracture_at_least_one_screw"),
+            models.CheckConstraint(condition=Q(type__in=FractureType.values), name="fracture_type_valid"),
+            models.CheckConstraint(condition=Q(site__in=Site.values), name="fracture_site_valid"),
+            models.CheckConstraint(condition=Q(side__in=Side.values), name="fracture_side_valid"),
+            models.CheckConstraint(
+                condition=Q(aetiology__in=[*Aetiology.values, ""]), name="fracture_aetiology_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} {self.get_site_display()} ({self.get_side_display()})"
+
+
+class ContactKind(models.TextChoices):
+    CLINICAL = "clinical", _("Clinical visit")
+    IMAGING = "imaging", _("Imaging")
+    PHONE = "phone", _("Phone")
+
+
+class FollowUp(models.Model):
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="follow_ups", verbose_name=_("procedure"))
+    fractures = models.ManyToManyField(Fracture, related_name="follow_ups", verbose_name=_("fractures covered"))
+    contact_at = models.DateTimeField(_("contact at"))
+    kind = models.CharField(_("kind"), max_length=10, choices=ContactKind.choices)
+    notes = models.TextField(_("notes"), blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords(m2m_fields=[fractures])
+
+    DEPARTMENT_PATH = "procedure__patient__department"
+
+    class Meta:
+        ordering = ["procedure", "contact_at"]
+        indexes = [models.Index(fields=["procedure", "contact_at"], name="followup_procedure_contact_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=ContactKind.values), name="followup_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.contact_at:%Y-%m-%d}"
