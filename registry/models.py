@@ -59,6 +59,11 @@ class Department(models.Model):
 
     class Meta:
         ordering = ["code"]
+        permissions = [
+            ("export_data", "Can export the department's data"),
+            ("export_identifiers", "Can export registry ids (identifiers)"),
+            ("manage_quality_targets", "Can set quality targets and alerts"),
+        ]
         constraints = [models.CheckConstraint(condition=~Q(code=""), name="department_code_not_empty")]
 
     def __str__(self) -> str:

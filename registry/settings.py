@@ -117,7 +117,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
+if DEBUG:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise wants it; collectstatic fills it in production
 # Third-party front-end code (Bootstrap, Chart.js) is installed by npm at set-up
 # and served by this server: hospital networks are often closed to CDNs.
 STATICFILES_DIRS = [
@@ -159,6 +161,7 @@ SPECTACULAR_SETTINGS = {
     "CTCAE v5.0 graded complications, rates and exports.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

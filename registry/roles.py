@@ -1,0 +1,45 @@
+"""The registry's roles, expressed as Django groups.
+
+The groups and their model permissions are created by a data migration
+(``registry/migrations/0002_roles.py``) so that every installation has them.
+What a role may see is further limited to its departments by ``registry.scoping``.
+"""
+
+from __future__ import annotations
+
+RADIOLOGIST = "radiologist"
+DEPARTMENT_HEAD = "department_head"
+DATA_MANAGER = "data_manager"
+API_CLIENT = "api_client"
+
+CLINICAL_MODELS = {
+    "registry": ["patient", "procedure", "fracture", "followup"],
+    "complications": ["complicationevent"],
+}
+
+# role -> actions on every clinical model
+ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
+    RADIOLOGIST: ("view", "add", "change", "delete"),
+    DEPARTMENT_HEAD: ("view",),
+    DATA_MANAGER: ("view", "add", "change", "delete"),
+    API_CLIENT: ("view",),
+}
+
+# Extra permissions: who may export registry ids (identifiers) and set quality targets.
+EXPORT_IDENTIFIERS = "registry.export_identifiers"
+ROLE_EXTRA: dict[str, tuple[str, ...]] = {
+    DEPARTMENT_HEAD: ("registry.manage_quality_targets", "registry.export_data"),
+    DATA_MANAGER: ("registry.export_data",),
+    API_CLIENT: ("registry.export_data",),
+}
+
+
+def role_permissions(role: str) -> list[str]:
+    """``app_label.codename`` of every permission the role holds."""
+    perms = [
+        f"{app}.{action}_{model}"
+        for app, models in CLINICAL_MODELS.items()
+        for model in models
+        for action in ROLE_ACTIONS[role]
+    ]
+    return perms + list(ROLE_EXTRA.get(role, ()))
