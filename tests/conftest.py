@@ -17,6 +17,25 @@ from rest_framework.test import APIClient
 
 from registry import roles
 from registry.models import Department
+from tests import services
+
+SERVICE_MARKERS = ("postgres", "redis", "browser")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    for service in sorted(services.required()):
+        reason = services.missing(service)
+        if reason:
+            pytest.exit(f"REQUIRE_SERVICES names {service}, but this run {reason}", returncode=3)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for service in SERVICE_MARKERS:
+            if item.get_closest_marker(service):
+                reason = services.missing(service)
+                if reason:
+                    item.add_marker(pytest.mark.skip(reason=f"{service}: {reason}"))
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -81,3 +100,75 @@ def api_client_for(user: User) -> APIClient:
 def api(radiologist) -> APIClient:
     """An API client authenticated by token as the radiologist of department A."""
     return api_client_for(radiologist)
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker process on Redis, sharing this test's PostgreSQL database.
+
+    Yields a function that sends a task to it and waits for the result. The
+    worker listens on a queue of its own, so stale messages of an earlier run
+    can never answer for this one.
+    """
+    import os
+    import subprocess
+    import sys
+    import time
+    import uuid
+    from pathlib import Path
+
+    from django.db import connection
+
+    from registry.celery import app
+
+    url = services.redis_url()
+    db = connection.settings_dict
+    database_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": url,
+        "CELERY_RESULT_BACKEND": url,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+    }
+    root = Path(__file__).resolve().parents[1]
+    log = open(root / "var" / f"celery-{queue}.log", "w+")  # noqa: SIM115 - closed below
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "registry", "worker", "-P", "solo", "-Q", queue,
+         "--without-gossip", "--without-mingle", "--loglevel=INFO"],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+
+    from celery.backends.redis import RedisBackend
+    from celery.exceptions import TimeoutError as CeleryTimeout
+    from celery.result import AsyncResult
+
+    backend = RedisBackend(app=app, url=url)
+    was_eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+
+    def run(task, *args, timeout: float = 60, **kwargs):
+        with app.connection_for_write(url) as conn:
+            sent = task.apply_async(args=args, kwargs=kwargs, queue=queue, connection=conn)
+        result = AsyncResult(sent.id, backend=backend, app=app)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return result.get(timeout=1)
+            except CeleryTimeout:
+                if worker.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(f"the worker did not answer (exit code {worker.poll()}):\n{log.read()[-4000:]}")
+
+    run.queue = queue  # type: ignore[attr-defined]
+    try:
+        yield run
+    finally:
+        app.conf.task_always_eager = was_eager
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        log.close()
