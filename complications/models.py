@@ -103,6 +103,10 @@ class ComplicationEvent(models.Model):
         _("relatedness"), max_length=12, choices=Relatedness.choices, blank=True, default=""
     )
     description = models.TextField(_("description"), blank=True, default="")
+    outcome_facts = models.JSONField(
+        _("outcome facts (CIRSE/SIR)"), default=dict, blank=True,
+        help_text=_("Same-session resolution, extra stay, additional therapy, sequelae, death."),
+    )
     cirse_grade = models.PositiveSmallIntegerField(_("CIRSE grade"), null=True, blank=True)
     sir_class = models.CharField(_("SIR class"), max_length=1, blank=True, default="")
 

@@ -1,0 +1,295 @@
+"""Writes of complications: record, update, override, re-derive, regrade.
+
+The grade, severity, window and hours after the end are derived here from the
+recorded facts and times by the pure core (``complications.ctcae``), never typed
+in, and re-derived whenever the facts, the onset or the procedure times change.
+Every write happens in one transaction; errors are ``ValidationError`` with a
+dict of field -> messages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from complications import ctcae
+from complications.live import bump_stats_version
+from complications.models import ComplicationEvent, CtcaeTerm
+from registry.models import Fracture, Procedure
+from registry.services import resolve_fractures
+
+ONSET_FIELDS = ("onset_at", "onset_date", "during_procedure")
+
+
+# --- the catalogue ------------------------------------------------------------
+
+
+def core_term(term: CtcaeTerm) -> ctcae.Term:
+    """The pure core's view of a stored term."""
+    return ctcae.Term(code=term.code, name=term.name, soc=term.soc, grades=term.grades,
+                      definition=term.definition)
+
+
+def get_term(code: str, *, field: str = "term") -> CtcaeTerm:
+    try:
+        return CtcaeTerm.objects.get(code=str(code).strip())
+    except CtcaeTerm.DoesNotExist:
+        raise ValidationError({field: [_("%(code)s is not a CTCAE v5.0 term code of this registry.") % {"code": code}]}) from None
+
+
+@transaction.atomic
+def catalogue_sync(*, terms: Iterable[ctcae.Term], curated: bool) -> dict[str, int]:
+    """Create or update stored terms; returns counts. A curated flag is never removed by a full import."""
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    existing = {t.code: t for t in CtcaeTerm.objects.all()}
+    for term in terms:
+        values: dict[str, Any] = {
+            "name": term.name, "soc": term.soc, "definition": term.definition,
+            **{f"grade_{g}": term.grades.get(g) for g in range(1, 6)},
+        }
+        stored = existing.get(term.code)
+        if stored is None:
+            CtcaeTerm.objects.create(code=term.code, curated=curated, **values)
+            counts["created"] += 1
+            continue
+        if curated:
+            values["curated"] = True
+        changed = {k: v for k, v in values.items() if getattr(stored, k) != v}
+        if changed:
+            CtcaeTerm.objects.filter(pk=stored.pk).update(**changed)
+            counts["updated"] += 1
+        else:
+            counts["unchanged"] += 1
+    return counts
+
+
+# --- derivation -----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Derived:
+    auto_grade: int
+    rationale: str
+    window: str
+    hours_after_end: float | None
+    grades_available: tuple[int, ...]
+
+
+def _grade(term: CtcaeTerm, facts: Mapping[str, Any] | None, *, sex: str | None) -> ctcae.GradeResult:
+    core = core_term(term)
+    try:
+        parsed = ctcae.parse_facts(dict(facts or {}), core)
+    except ctcae.FactsError as exc:
+        raise ValidationError(
+            {"facts": [f"{key}: {message}" for key, messages in exc.errors.items() for message in messages]}
+        ) from None
+    try:
+        return ctcae.grade(core, parsed, sex=sex)
+    except ctcae.GradingError as exc:
+        raise ValidationError({"facts": [str(exc)]}) from None
+
+
+def _timing(procedure: Procedure, *, onset_at: datetime | None, onset_date: date | None,
+            during_procedure: bool) -> ctcae.Timing:
+    try:
+        return ctcae.classify_onset(
+            started_at=procedure.started_at, ended_at=procedure.ended_at,
+            time_zone=procedure.patient.department.time_zone,
+            onset_at=onset_at, onset_date=onset_date, during_procedure=during_procedure,
+        )
+    except ctcae.TimingError as exc:
+        raise ValidationError({exc.field: [str(exc)]}) from None
+
+
+def grading_preview(*, term: str, facts: Mapping[str, Any] | None, sex: str | None = None) -> ctcae.GradeResult:
+    """Grade facts without saving anything (the case form's live grade, the preview endpoint)."""
+    return _grade(get_term(term), facts, sex=sex)
+
+
+def _derive(event: ComplicationEvent) -> None:
+    """Set every derived field of ``event`` from its facts, term, onset and procedure."""
+    procedure = event.procedure
+    errors: dict[str, list[str]] = {}
+    try:
+        result = _grade(event.term, event.facts, sex=procedure.patient.sex)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        result = None
+    try:
+        timing = _timing(procedure, onset_at=event.onset_at, onset_date=event.onset_date,
+                         during_procedure=event.during_procedure)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        timing = None
+    if core_term(event.term).is_other_specify and not event.specify.strip():
+        errors["specify"] = [_("Say what the event is: “%(term)s” needs a specifying text.") % {"term": event.term.name}]
+    if event.grade_override is not None:
+        available = core_term(event.term).grades_available
+        if event.grade_override not in available:
+            errors["grade_override"] = [
+                _("%(term)s has no grade %(grade)s; its grades are %(grades)s.")
+                % {"term": event.term.name, "grade": event.grade_override,
+                   "grades": ", ".join(map(str, available))}
+            ]
+        if not event.override_reason.strip():
+            errors["override_reason"] = [_("An override needs a written reason.")]
+    elif event.override_reason.strip():
+        errors["override_reason"] = [_("A reason is only kept with a grade override.")]
+    if event.outcome_facts:
+        try:
+            outcome = ctcae.OutcomeFacts(**event.outcome_facts)
+        except (TypeError, ValueError) as exc:
+            errors["outcome_facts"] = [str(exc)]
+        else:
+            event.cirse_grade = ctcae.cirse_grade(outcome)
+            event.sir_class = ctcae.sir_class(outcome)
+    if errors:
+        raise ValidationError(errors)
+    assert result is not None and timing is not None
+    event.auto_grade = result.grade
+    event.grade_rationale = result.rationale + "".join(f" Note: {w}" for w in result.warnings)
+    event.window = timing.window
+    event.hours_after_end = timing.hours_after_end
+
+
+def _set_onset(event: ComplicationEvent, *, onset_at: datetime | None, onset_date: date | None,
+               during_procedure: bool) -> None:
+    given = [onset_at is not None, onset_date is not None, bool(during_procedure)]
+    if sum(given) != 1:
+        raise ValidationError({"non_field_errors": [
+            _("Give exactly one of: the onset time, the onset date (time unknown), or “during the procedure”.")
+        ]})
+    event.onset_at, event.onset_date, event.during_procedure = onset_at, onset_date, bool(during_procedure)
+
+
+def _save(event: ComplicationEvent, fractures: Iterable[Fracture | int] | None, *, replace_fractures: bool) -> ComplicationEvent:
+    covered = resolve_fractures(procedure=event.procedure, fractures=fractures) if replace_fractures else None
+    _derive(event)
+    event.save()
+    if covered is not None:
+        event.fractures.set(covered)
+    transaction.on_commit(bump_stats_version)
+    return event
+
+
+# --- writes -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def complication_record(
+    *,
+    procedure: Procedure,
+    term: str | CtcaeTerm,
+    facts: Mapping[str, Any] | None = None,
+    onset_at: datetime | None = None,
+    onset_date: date | None = None,
+    during_procedure: bool = False,
+    fractures: Iterable[Fracture | int] | None = None,
+    specify: str = "",
+    grade_override: int | None = None,
+    override_reason: str = "",
+    outcome: str = "",
+    relatedness: str = "",
+    description: str = "",
+    outcome_facts: Mapping[str, Any] | None = None,
+    actor: Any = None,
+) -> ComplicationEvent:
+    """Record a complication of ``procedure``; grade and window are derived, never given."""
+    term_obj = term if isinstance(term, CtcaeTerm) else get_term(term)
+    event = ComplicationEvent(
+        procedure=procedure, term=term_obj, facts=dict(facts or {}), specify=specify.strip(),
+        grade_override=grade_override, override_reason=override_reason.strip(), outcome=outcome,
+        relatedness=relatedness, description=description, outcome_facts=dict(outcome_facts or {}),
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    _set_onset(event, onset_at=onset_at, onset_date=onset_date, during_procedure=during_procedure)
+    return _save(event, fractures, replace_fractures=True)
+
+
+UPDATABLE = {
+    "term", "facts", "specify", "grade_override", "override_reason", "outcome", "relatedness",
+    "description", "outcome_facts", *ONSET_FIELDS,
+}
+
+
+@transaction.atomic
+def complication_update(
+    *, event: ComplicationEvent, fractures: Iterable[Fracture | int] | None = None, **changes: Any
+) -> ComplicationEvent:
+    """Change a complication and re-derive its grade and window.
+
+    Giving any onset field replaces the onset as a whole (the others are cleared),
+    so a PATCH from a date to a time needs only the new time.
+    """
+    unknown = set(changes) - UPDATABLE
+    if unknown:
+        raise ValidationError({f: [_("This field cannot be changed.")] for f in sorted(unknown)})
+    if "term" in changes and not isinstance(changes["term"], CtcaeTerm):
+        changes["term"] = get_term(changes["term"])
+    onset = {k: changes.pop(k) for k in ONSET_FIELDS if k in changes}
+    for name, value in changes.items():
+        setattr(event, name, value.strip() if isinstance(value, str) and name != "description" else value)
+    if onset:
+        _set_onset(
+            event,
+            onset_at=onset.get("onset_at"), onset_date=onset.get("onset_date"),
+            during_procedure=bool(onset.get("during_procedure", False)),
+        )
+    return _save(event, fractures, replace_fractures=fractures is not None)
+
+
+@transaction.atomic
+def complication_override(*, event: ComplicationEvent, grade: int | None, reason: str) -> ComplicationEvent:
+    """Override the automatic grade with a written reason (or clear the override with grade=None).
+
+    Both grades are kept: ``auto_grade`` stays the grading service's.
+    """
+    return complication_update(
+        event=event, grade_override=grade, override_reason=reason if grade is not None else ""
+    )
+
+
+@transaction.atomic
+def complications_rederive_for_procedure(*, procedure: Procedure) -> int:
+    """Re-derive the window (and grade) of every complication after the procedure's times changed."""
+    count = 0
+    for event in procedure.complications.select_related("term", "procedure__patient__department"):
+        event.procedure = procedure
+        _derive(event)
+        event.save()
+        count += 1
+    transaction.on_commit(bump_stats_version)
+    return count
+
+
+def complications_regrade(*, events: Iterable[ComplicationEvent] | None = None) -> dict[str, int]:
+    """Re-grade complications after the catalogue changed. Idempotent: a second run changes nothing.
+
+    A complication whose facts no longer fit its term keeps its stored grade and is
+    counted as ``failed`` (listed for a data manager), never silently regraded.
+    """
+    queryset = events if events is not None else ComplicationEvent.objects.select_related(
+        "term", "procedure__patient__department"
+    ).order_by("pk")
+    counts = {"checked": 0, "changed": 0, "grades_changed": 0, "failed": 0}
+    for event in queryset.iterator(chunk_size=500) if hasattr(queryset, "iterator") else queryset:
+        counts["checked"] += 1
+        before = (event.auto_grade, event.grade_rationale, event.window, event.hours_after_end)
+        try:
+            with transaction.atomic():
+                _derive(event)
+                if (event.auto_grade, event.grade_rationale, event.window, event.hours_after_end) != before:
+                    event.save()
+                    counts["changed"] += 1
+                    counts["grades_changed"] += event.auto_grade != before[0]
+        except ValidationError:
+            counts["failed"] += 1
+    if counts["changed"]:
+        bump_stats_version()
+    return counts

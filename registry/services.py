@@ -1,0 +1,279 @@
+"""Writes of the core clinical records.
+
+Each service validates the domain rules of domain.md (which the database
+cannot check across tables), then writes inside one transaction, so a write
+either fully happens or not at all. Errors are ``ValidationError`` with a dict
+of field -> messages, ready for a form or a 400 response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from registry.models import Department, FollowUp, Fracture, Patient, Procedure, hash_identifier
+
+# Clocks on workstations drift; a procedure "now" may be stamped a little ahead.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _require_aware(errors: dict[str, list[str]], **values: datetime | None) -> None:
+    for field, value in values.items():
+        if value is not None and timezone.is_naive(value):
+            errors.setdefault(field, []).append(_("Give a time zone (e.g. 2020-03-04T09:15:00+01:00)."))
+
+
+def _raise(errors: dict[str, list[str]]) -> None:
+    if errors:
+        raise ValidationError(errors)
+
+
+def _on_commit_clinical_change() -> None:
+    # Imported here: complications depends on registry, not the other way round.
+    from complications.live import bump_stats_version
+
+    transaction.on_commit(bump_stats_version)
+
+
+# --- patients -----------------------------------------------------------------
+
+
+def _validate_patient(*, birth_date: date, patient: Patient | None) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if birth_date > timezone.localdate():
+        errors["birth_date"] = [_("The birth date is in the future.")]
+    elif patient is not None and patient.pk:
+        first = patient.procedures.order_by("started_at").values_list("started_at", flat=True).first()
+        if first is not None and birth_date > timezone.localtime(first).date():
+            errors["birth_date"] = [
+                _("The birth date is after the patient's procedure of %(date)s.")
+                % {"date": timezone.localtime(first).date().isoformat()}
+            ]
+    return errors
+
+
+@transaction.atomic
+def patient_create(
+    *, department: Department, registry_id: str, sex: str, birth_date: date, hospital_number: str = ""
+) -> Patient:
+    errors = _validate_patient(birth_date=birth_date, patient=None)
+    registry_id = registry_id.strip()
+    if Patient.objects.filter(department=department, registry_id=registry_id).exists():
+        errors.setdefault("registry_id", []).append(_("This registry id is already used in the department."))
+    hashed = hash_identifier(hospital_number) if hospital_number.strip() else ""
+    if hashed and Patient.objects.filter(department=department, hospital_number_hash=hashed).exists():
+        errors.setdefault("hospital_number", []).append(
+            _("A patient with this hospital number is already registered in the department.")
+        )
+    _raise(errors)
+    patient = Patient(
+        department=department, registry_id=registry_id, sex=sex, birth_date=birth_date,
+        hospital_number_hash=hashed,
+    )
+    patient.full_clean()
+    patient.save()
+    _on_commit_clinical_change()
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, **fields: Any) -> Patient:
+    allowed = {"registry_id", "sex", "birth_date", "department"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError({f: [_("This field cannot be changed.")] for f in sorted(unknown)})
+    for name, value in fields.items():
+        setattr(patient, name, value.strip() if name == "registry_id" else value)
+    errors = _validate_patient(birth_date=patient.birth_date, patient=patient)
+    if (
+        "registry_id" in fields or "department" in fields
+    ) and Patient.objects.filter(
+        department=patient.department, registry_id=patient.registry_id
+    ).exclude(pk=patient.pk).exists():
+        errors.setdefault("registry_id", []).append(_("This registry id is already used in the department."))
+    _raise(errors)
+    patient.full_clean()
+    patient.save()
+    _on_commit_clinical_change()
+    return patient
+
+
+# --- procedures ---------------------------------------------------------------
+
+
+def _validate_procedure(
+    *, patient: Patient, started_at: datetime, ended_at: datetime, procedure: Procedure | None
+) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    _require_aware(errors, started_at=started_at, ended_at=ended_at)
+    if errors:
+        return errors
+    if ended_at < started_at:
+        errors["ended_at"] = [_("The procedure cannot end before it starts.")]
+    if started_at > timezone.now() + CLOCK_SKEW:
+        errors.setdefault("started_at", []).append(_("The procedure start is in the future."))
+    if timezone.localtime(started_at).date() < patient.birth_date:
+        errors.setdefault("started_at", []).append(_("The procedure starts before the patient's birth date."))
+    if procedure is not None and procedure.pk:
+        first_contact = procedure.follow_ups.order_by("contact_at").values_list("contact_at", flat=True).first()
+        if first_contact is not None and first_contact < started_at:
+            errors.setdefault("started_at", []).append(
+                _("A follow-up contact of this procedure (%(when)s) would be before its start.")
+                % {"when": timezone.localtime(first_contact).isoformat(timespec="minutes")}
+            )
+    return errors
+
+
+@transaction.atomic
+def procedure_create(
+    *, patient: Patient, started_at: datetime, ended_at: datetime, guidance: str, anesthesia: str,
+    operator: str = "",
+) -> Procedure:
+    _raise(_validate_procedure(patient=patient, started_at=started_at, ended_at=ended_at, procedure=None))
+    procedure = Procedure(
+        patient=patient, started_at=started_at, ended_at=ended_at, guidance=guidance,
+        anesthesia=anesthesia, operator=operator.strip(),
+    )
+    procedure.full_clean()
+    procedure.save()
+    _on_commit_clinical_change()
+    return procedure
+
+
+@transaction.atomic
+def procedure_update(*, procedure: Procedure, **fields: Any) -> Procedure:
+    """Update a procedure; when its times change, every complication's window is re-derived.
+
+    A change that would put an existing complication's onset before the start
+    is refused as a whole (the complications service raises, the transaction
+    rolls back).
+    """
+    allowed = {"patient", "started_at", "ended_at", "guidance", "anesthesia", "operator"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError({f: [_("This field cannot be changed.")] for f in sorted(unknown)})
+    times_changed = any(
+        name in fields and fields[name] != getattr(procedure, name) for name in ("started_at", "ended_at")
+    )
+    for name, value in fields.items():
+        setattr(procedure, name, value)
+    _raise(
+        _validate_procedure(
+            patient=procedure.patient, started_at=procedure.started_at, ended_at=procedure.ended_at,
+            procedure=procedure,
+        )
+    )
+    procedure.full_clean()
+    procedure.save()
+    if times_changed:
+        from complications.services import complications_rederive_for_procedure
+
+        complications_rederive_for_procedure(procedure=procedure)
+    _on_commit_clinical_change()
+    return procedure
+
+
+# --- fractures and follow-ups -------------------------------------------------
+
+
+@transaction.atomic
+def fracture_create(
+    *, procedure: Procedure, type: str, site: str, side: str, screws: int = 1, aetiology: str = "",
+    cement_augmented: bool = False,
+) -> Fracture:
+    fracture = Fracture(
+        procedure=procedure, type=type, site=site, side=side, screws=screws, aetiology=aetiology,
+        cement_augmented=cement_augmented,
+    )
+    fracture.full_clean()
+    fracture.save()
+    _on_commit_clinical_change()
+    return fracture
+
+
+@transaction.atomic
+def fracture_update(*, fracture: Fracture, **fields: Any) -> Fracture:
+    allowed = {"type", "site", "side", "screws", "aetiology", "cement_augmented"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError({f: [_("This field cannot be changed.")] for f in sorted(unknown)})
+    for name, value in fields.items():
+        setattr(fracture, name, value)
+    fracture.full_clean()
+    fracture.save()
+    _on_commit_clinical_change()
+    return fracture
+
+
+def resolve_fractures(
+    *, procedure: Procedure, fractures: Iterable[Fracture | int] | None, field: str = "fractures"
+) -> list[Fracture]:
+    """The fractures a follow-up or complication covers: all of the procedure's when none are named.
+
+    Naming a fracture of another procedure is an error (never silently dropped).
+    """
+    own = {f.pk: f for f in procedure.fractures.all()}
+    if not fractures:
+        return list(own.values())
+    chosen: list[Fracture] = []
+    foreign: list[str] = []
+    for item in fractures:
+        pk = item.pk if isinstance(item, Fracture) else int(item)
+        if pk in own:
+            if own[pk] not in chosen:
+                chosen.append(own[pk])
+        else:
+            foreign.append(str(pk))
+    if foreign:
+        raise ValidationError(
+            {field: [_("Fracture(s) %(ids)s are not fractures of this procedure.") % {"ids": ", ".join(foreign)}]}
+        )
+    return chosen
+
+
+def _validate_follow_up(*, procedure: Procedure, contact_at: datetime) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    _require_aware(errors, contact_at=contact_at)
+    if not errors and contact_at < procedure.started_at:
+        errors["contact_at"] = [_("A follow-up contact cannot be before the procedure start.")]
+    return errors
+
+
+@transaction.atomic
+def follow_up_create(
+    *, procedure: Procedure, contact_at: datetime, kind: str,
+    fractures: Iterable[Fracture | int] | None = None, notes: str = "",
+) -> FollowUp:
+    _raise(_validate_follow_up(procedure=procedure, contact_at=contact_at))
+    covered = resolve_fractures(procedure=procedure, fractures=fractures)
+    follow_up = FollowUp(procedure=procedure, contact_at=contact_at, kind=kind, notes=notes)
+    follow_up.full_clean()
+    follow_up.save()
+    follow_up.fractures.set(covered)
+    _on_commit_clinical_change()
+    return follow_up
+
+
+@transaction.atomic
+def follow_up_update(
+    *, follow_up: FollowUp, fractures: Iterable[Fracture | int] | None = None, **fields: Any
+) -> FollowUp:
+    allowed = {"contact_at", "kind", "notes"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError({f: [_("This field cannot be changed.")] for f in sorted(unknown)})
+    for name, value in fields.items():
+        setattr(follow_up, name, value)
+    _raise(_validate_follow_up(procedure=follow_up.procedure, contact_at=follow_up.contact_at))
+    follow_up.full_clean()
+    follow_up.save()
+    if fractures is not None:
+        follow_up.fractures.set(resolve_fractures(procedure=follow_up.procedure, fractures=fractures))
+    _on_commit_clinical_change()
+    return follow_up
