@@ -112,7 +112,7 @@ def grading_preview(*, term: str, facts: Mapping[str, Any] | None, sex: str | No
     return _grade(get_term(term), facts, sex=sex)
 
 
-def _derive(event: ComplicationEvent) -> None:
+def complication_derive(event: ComplicationEvent) -> None:
     """Set every derived field of ``event`` from its facts, term, onset and procedure."""
     procedure = event.procedure
     errors: dict[str, list[str]] = {}
@@ -170,7 +170,7 @@ def _set_onset(event: ComplicationEvent, *, onset_at: datetime | None, onset_dat
 
 def _save(event: ComplicationEvent, fractures: Iterable[Fracture | int] | None, *, replace_fractures: bool) -> ComplicationEvent:
     covered = resolve_fractures(procedure=event.procedure, fractures=fractures) if replace_fractures else None
-    _derive(event)
+    complication_derive(event)
     event.save()
     if covered is not None:
         event.fractures.set(covered)
@@ -261,7 +261,7 @@ def complications_rederive_for_procedure(*, procedure: Procedure) -> int:
     count = 0
     for event in procedure.complications.select_related("term", "procedure__patient__department"):
         event.procedure = procedure
-        _derive(event)
+        complication_derive(event)
         event.save()
         count += 1
     transaction.on_commit(bump_stats_version)
@@ -283,7 +283,7 @@ def complications_regrade(*, events: Iterable[ComplicationEvent] | None = None) 
         before = (event.auto_grade, event.grade_rationale, event.window, event.hours_after_end)
         try:
             with transaction.atomic():
-                _derive(event)
+                complication_derive(event)
                 if (event.auto_grade, event.grade_rationale, event.window, event.hours_after_end) != before:
                     event.save()
                     counts["changed"] += 1

@@ -94,7 +94,7 @@ def _late_follow_up(rng: random.Random) -> set[int]:
 
 
 def _events(late: set[int]) -> list[DemoEvent]:
-    """The 23 complications: 3 per-procedural, 4 early, 16 delayed on 14 fractures.
+    """The 22 complications: 3 per-procedural, 4 early, 15 delayed on 14 fractures.
 
     Delayed events happen only to procedures followed beyond 24 h; those that name no
     fracture are on one-fracture procedures, so each concerns exactly one fracture.

@@ -16,6 +16,7 @@ from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -186,7 +187,7 @@ class Fracture(models.Model):
     site = models.CharField(_("anatomical site"), max_length=16, choices=Site.choices)
     side = models.CharField(_("side"), max_length=10, choices=Side.choices)
     aetiology = models.CharField(_("aetiology"), max_length=20, choices=Aetiology.choices, blank=True, default="")
-    screws = models.PositiveSmallIntegerField(_("screws"), default=1)
+    screws = models.PositiveSmallIntegerField(_("screws"), default=1, validators=[MinValueValidator(1)])
     cement_augmented = models.BooleanField(_("cement augmentation"), default=False)
     history = HistoricalRecords()
 
@@ -234,3 +235,35 @@ class FollowUp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.contact_at:%Y-%m-%d}"
+
+
+class Language(models.TextChoices):
+    """The interface language a user chose; empty = follow the browser (Accept-Language)."""
+
+    BROWSER = "", _("As my browser")
+    ENGLISH = "en", "English"
+    FRENCH = "fr", "Français"
+
+
+class Profile(models.Model):
+    """Per-user preferences that are not clinical data (so no history, no department)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile", verbose_name=_("user")
+    )
+    language = models.CharField(
+        _("interface language"), max_length=5, choices=Language.choices, blank=True, default=""
+    )
+    digest_opt_in = models.BooleanField(
+        _("daily follow-up digest by e-mail"), default=False,
+        help_text=_("Each morning, the follow-ups due or overdue in your departments."),
+    )
+
+    class Meta:
+        verbose_name = _("profile")
+        constraints = [
+            models.CheckConstraint(condition=Q(language__in=Language.values), name="profile_language_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.user)
