@@ -1,0 +1,92 @@
+"""Pure-Python core of the complication domain: CTCAE v5.0 catalogue and grading, onset timing,
+CIRSE/SIR classes and rate arithmetic. Standard library only (openpyxl is imported lazily by the
+.xlsx reader); nothing here may import Django, so the rules can be tested and reused alone.
+"""
+
+from .catalogue import (
+    GRADES,
+    CatalogueError,
+    Term,
+    iter_clauses,
+    load_curated_catalogue,
+    read_ctcae_csv,
+    read_ctcae_xlsx,
+    term_from_record,
+    term_to_record,
+)
+from .classification import OutcomeFacts, cirse_grade, sir_class
+from .coverage import CoverageReport, TermCoverage, coverage_report, format_report
+from .facts import ADL, FACT_NAMES, INTERVENTIONS, SYMPTOMS, Facts, FactsError, parse_facts
+from .grading import (
+    GENERIC_CLAUSES,
+    HEMOGLOBIN_LLN_G_DL,
+    CompiledClause,
+    GradeResult,
+    GradingError,
+    Match,
+    checklist,
+    clause_kind,
+    compile_term,
+    grade,
+    normalise_clause,
+    severity_for,
+)
+from .rates import percent, proportion, rate_summary, wilson_interval
+from .timing import (
+    DELAYED,
+    EARLY,
+    PER_PROCEDURAL,
+    WINDOWS,
+    Timing,
+    TimingError,
+    classify_onset,
+)
+
+__all__ = [
+    "ADL",
+    "DELAYED",
+    "EARLY",
+    "FACT_NAMES",
+    "GENERIC_CLAUSES",
+    "GRADES",
+    "HEMOGLOBIN_LLN_G_DL",
+    "INTERVENTIONS",
+    "PER_PROCEDURAL",
+    "SYMPTOMS",
+    "WINDOWS",
+    "CatalogueError",
+    "CompiledClause",
+    "CoverageReport",
+    "Facts",
+    "FactsError",
+    "GradeResult",
+    "GradingError",
+    "Match",
+    "OutcomeFacts",
+    "Term",
+    "TermCoverage",
+    "Timing",
+    "TimingError",
+    "checklist",
+    "cirse_grade",
+    "classify_onset",
+    "clause_kind",
+    "compile_term",
+    "coverage_report",
+    "format_report",
+    "grade",
+    "iter_clauses",
+    "load_curated_catalogue",
+    "normalise_clause",
+    "parse_facts",
+    "percent",
+    "proportion",
+    "rate_summary",
+    "read_ctcae_csv",
+    "read_ctcae_xlsx",
+    "severity_for",
+    "sir_class",
+    "term_from_record",
+    "term_to_record",
+    "wilson_interval",
+]

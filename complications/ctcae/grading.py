@@ -1,0 +1,725 @@
+"""Grade a CTCAE v5.0 term from recorded facts.
+
+How it works, and why:
+
+- A grade's text is a list of clauses joined by semicolons, and a semicolon means "or". A clause
+  holds when the clinician ticked it (``facts.criteria``) or when the recorded facts satisfy its
+  mapping. The event takes the highest grade with a holding clause, and never a grade the term
+  lacks.
+- The mappings are data: `GENERIC_CLAUSES` pairs a regular expression over the normalised clause
+  with a predicate written as nested tuples, e.g. ``("intervention", "eq", "iv")`` or
+  ``("all", (spec, spec))``. `_evaluate` interprets them; nothing is built into code strings or
+  evaluated. Each mapping is sound rather than complete: the facts it asks for imply the clause.
+  Clauses whose qualifiers no fact can express ("Localized, local intervention indicated") are
+  left to the term's checklist instead of being approximated.
+- Measurement clauses (temperature, haemoglobin, transfused units) are parsed from the CTCAE text,
+  so the numbers and the open/closed ends come from the NCI's wording, not from copies in code.
+- Facts are three-valued: a fact that was not recorded is unknown, and a clause that depends on
+  it is neither true nor false. Negative clauses ("intervention not indicated") therefore hold
+  only when the fact is recorded and absent.
+- Two kinds of clause only qualify their neighbours and would overgrade if read alone: a clause
+  repeated later in the same term counts where it first appears, and a clause that holds when
+  nothing happened ("hospitalization not indicated") is not read alone above the term's lowest
+  grade (see `_compile_cached`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+from .catalogue import GRADES, Term
+from .facts import ORDINAL_SCALES, Facts, normalise_clause
+
+__all__ = [
+    "GENERIC_CLAUSES",
+    "HEMOGLOBIN_LLN_G_DL",
+    "CompiledClause",
+    "GradeResult",
+    "GradingError",
+    "Match",
+    "checklist",
+    "clause_kind",
+    "compile_term",
+    "grade",
+    "normalise_clause",
+    "severity_for",
+]
+
+Spec = tuple[Any, ...]
+ClauseKind = Literal["generic", "measurement", "checklist"]
+
+# Lower limit of normal (LLN) for haemoglobin, g/dL, for "<LLN" in Anemia grade 1. CTCAE leaves
+# the LLN to the local laboratory, and the registry stores no laboratory ranges, so it uses:
+# - women 12.0 g/dL: the WHO anaemia threshold for non-pregnant adult women (WHO, "Haemoglobin
+#   concentrations for the diagnosis of anaemia and assessment of severity",
+#   WHO/NMH/NHD/MNM/11.1, 2011);
+# - men 13.5 g/dL: the usual laboratory reference lower limit for adult men (WHO's anaemia
+#   threshold for men is 13.0 g/dL; the registry follows the laboratory convention);
+# - unknown sex 12.0 g/dL: the lower of the two, so that a missing sex never creates anaemia.
+HEMOGLOBIN_LLN_G_DL: dict[str | None, float] = {"female": 12.0, "male": 13.5, None: 12.0}
+
+
+class GradingError(ValueError):
+    """The facts cannot be graded for this term; the message names the term and its grades.
+
+    ``reason`` is "no_match" when no clause of any grade holds, and "beyond_term" when the facts
+    point at a grade the term lacks (death without grade 5, life-threatening without grade 4).
+    """
+
+    def __init__(self, message: str, *, grades_available: tuple[int, ...], reason: str) -> None:
+        super().__init__(message)
+        self.grades_available = grades_available
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Match:
+    """A clause that holds: its grade, its text as CTCAE writes it, and what made it hold."""
+
+    grade: int
+    clause: str
+    source: Literal["generic", "measurement", "criteria"]
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    """The automatic grade with its explanation."""
+
+    grade: int
+    severity: str
+    rationale: str
+    matched: tuple[Match, ...]
+    grades_available: tuple[int, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompiledClause:
+    """A clause of a term with its kind and, when facts can decide it, its predicate.
+
+    ``alternative_of`` is set for a threshold restated in other units ("<LLN - 6.2 mmol/L" next to
+    "Hemoglobin (Hgb) <LLN - 10.0 g/dL"): the primary clause decides, the alternative is covered.
+    ``repeat_of`` is set when the same clause text already appears earlier in the term
+    ("Symptomatic" at grades 1 and 2 of Muscle weakness lower limb): the text cannot tell the two
+    apart, so it counts where it first appears and the repeat is kind "repeated".
+    """
+
+    grade: int
+    text: str
+    kind: ClauseKind | Literal["repeated"]
+    spec: Spec | None
+    alternative_of: str | None = None
+    repeat_of: int | None = None
+
+
+# --- Predicate building blocks --------------------------------------------------------------
+# A spec is (fact, op, value) or ("all" | "any", (spec, ...)). Ordinal facts compare by their
+# position in facts.SYMPTOMS / INTERVENTIONS / ADL.
+
+DEATH: Spec = ("death", "is", True)
+LIFE_THREATENING: Spec = ("life_threatening", "is", True)
+DISABLING: Spec = ("disabling", "is", True)
+HOSPITALIZATION: Spec = ("hospitalization", "is", True)
+NO_HOSPITALIZATION: Spec = ("hospitalization", "is", False)
+TRANSFUSION: Spec = ("transfusion_units", "ge", 1)
+
+ASYMPTOMATIC: Spec = ("symptoms", "eq", "none")
+SYMPTOMATIC: Spec = ("symptoms", "ge", "mild")
+MILD: Spec = ("symptoms", "eq", "mild")
+MODERATE: Spec = ("symptoms", "eq", "moderate")
+SEVERE: Spec = ("symptoms", "eq", "severe")
+MILD_AT_MOST: Spec = ("symptoms", "le", "mild")
+
+# A self-care limitation implies an instrumental one, so "instrumental" clauses accept both.
+INSTRUMENTAL_ADL: Spec = ("adl", "ge", "instrumental")
+SELF_CARE_ADL: Spec = ("adl", "eq", "self_care")
+NO_ADL_LIMIT: Spec = ("adl", "eq", "none")
+
+NO_INTERVENTION: Spec = ("intervention", "eq", "none")
+ANY_INTERVENTION: Spec = ("intervention", "ge", "local")
+LOCAL: Spec = ("intervention", "eq", "local")
+ORAL: Spec = ("intervention", "eq", "oral")
+IV: Spec = ("intervention", "eq", "iv")
+MINIMAL_LOCAL_NONINVASIVE: Spec = ("intervention", "in", ("local", "oral"))
+MEDICAL: Spec = ("intervention", "in", ("local", "oral", "iv"))
+SYSTEMIC: Spec = ("intervention", "in", ("oral", "iv"))
+NO_SYSTEMIC: Spec = ("intervention", "in", ("none", "local"))
+MINIMALLY_INVASIVE: Spec = ("intervention", "eq", "minimally_invasive")
+INVASIVE: Spec = ("intervention", "ge", "invasive")
+ELECTIVE_INVASIVE: Spec = ("intervention", "eq", "invasive")
+NOT_INVASIVE: Spec = ("intervention", "lt", "invasive")
+NON_URGENT: Spec = ("intervention", "in", ("local", "oral", "iv", "minimally_invasive", "invasive"))
+URGENT: Spec = ("intervention", "eq", "urgent")
+
+
+def _all(*specs: Spec) -> Spec:
+    return ("all", specs)
+
+
+def _any(*specs: Spec) -> Spec:
+    return ("any", specs)
+
+
+# Optional examples in parentheses, e.g. " (e.g., topical antibiotic, antifungal, or antiviral)";
+# CTCAE sometimes forgets the closing parenthesis.
+_EG = r"(?:,? \(e\.g\.,? [^)]*\)?)?"
+
+# (pattern over the normalised clause, predicate). Patterns must match the whole clause; the first
+# matching row wins, so specific compounds come before their parts where they could overlap.
+_GENERIC_ROWS: tuple[tuple[str, Spec], ...] = (
+    # Death and life-threatening consequences
+    (r"death", DEATH),
+    (rf"(?:adult and pediatric: )?life-threatening consequences{_EG}", LIFE_THREATENING),
+    (
+        r"life-threatening consequences and urgent intervention indicated",
+        _all(LIFE_THREATENING, URGENT),
+    ),
+    (r"disabling", DISABLING),
+    # Urgent interventions
+    (rf"urgent (?:operative |invasive |medical )?intervention indicated{_EG}", URGENT),
+    (r"requiring urgent intervention", URGENT),
+    (r"intubation or urgent intervention indicated", URGENT),
+    (r"urgent intervention or intubation with ventilatory support indicated", URGENT),
+    (r"urgent intervention, intubation, or ventilatory support indicated", URGENT),
+    (r"symptomatic, urgent intervention indicated", _all(SYMPTOMATIC, URGENT)),
+    (r"hospitalization or urgent intervention indicated", _any(HOSPITALIZATION, URGENT)),
+    # Activities of daily living
+    (rf"limiting self[ -]care adls?{_EG}", SELF_CARE_ADL),
+    (r"limiting self care adl or sleep", SELF_CARE_ADL),
+    (r"interferes with self care adl", SELF_CARE_ADL),
+    (r"symptomatic limiting self care adl", _all(SYMPTOMATIC, SELF_CARE_ADL)),
+    (r"limiting (?:age-appropriate )?instrumental adls?", INSTRUMENTAL_ADL),
+    (r"interfering with instrumental adls?", INSTRUMENTAL_ADL),
+    # No intervention / observation only
+    (r"(?:physician )?intervention not indicated", NO_INTERVENTION),
+    (r"no intervention indicated", NO_INTERVENTION),
+    (rf"medical intervention not indicated{_EG}", NO_INTERVENTION),
+    (r"systemic intervention not indicated", NO_SYSTEMIC),
+    (r"(?:clinical or diagnostic )?observations? only", NO_INTERVENTION),
+    # Symptoms (and, for pain terms, pain intensity)
+    (r"asymptomatic(?: diagnostic finding)?", ASYMPTOMATIC),
+    (r"asymptomatic,? (?:and )?intervention not indicated", _all(ASYMPTOMATIC, NO_INTERVENTION)),
+    (
+        r"asymptomatic (?:clinical or diagnostic|and radiologic) observations only",
+        _all(ASYMPTOMATIC, NO_INTERVENTION),
+    ),
+    (rf"symptomatic{_EG}", SYMPTOMATIC),
+    (r"symptomatic,? (?:and )?intervention not indicated", _all(SYMPTOMATIC, NO_INTERVENTION)),
+    (r"symptomatic, intervention indicated", _all(SYMPTOMATIC, ANY_INTERVENTION)),
+    (r"symptomatic, invasive intervention not indicated", _all(SYMPTOMATIC, NOT_INVASIVE)),
+    (
+        r"symptomatic, elective invasive intervention indicated",
+        _all(SYMPTOMATIC, ELECTIVE_INVASIVE),
+    ),
+    (r"symptomatic but not limiting adl", _all(SYMPTOMATIC, NO_ADL_LIMIT)),
+    (r"mild(?: symptoms| pain)?", MILD),
+    (r"moderate(?: symptoms| pain)?", MODERATE),
+    (r"severe(?: symptoms| pain)?", SEVERE),
+    (r"asymptomatic or mild symptoms", MILD_AT_MOST),
+    (r"severe or medically significant but not immediately life-threatening", SEVERE),
+    (r"mild symptoms with no intervention indicated", _all(MILD, NO_INTERVENTION)),
+    # "analgesics not indicated" is implied by no intervention at all (the sound direction).
+    (r"mild pain but analgesics not indicated", _all(MILD, NO_INTERVENTION)),
+    (
+        r"moderate (?:symptoms|pain), (?:medical intervention|analgesics) indicated",
+        _all(MODERATE, MEDICAL),
+    ),
+    (rf"severe symptoms, medical intervention indicated{_EG}", _all(SEVERE, MEDICAL)),
+    (
+        r"severe symptoms, medical intervention or hospitalization indicated",
+        _all(SEVERE, _any(MEDICAL, HOSPITALIZATION)),
+    ),
+    # Medical, local, oral, intravenous interventions
+    (rf"(?:non-urgent )?medical (?:intervention|management)(?: indicated)?{_EG}", MEDICAL),
+    (r"medical intervention or hospitalization indicated", _any(MEDICAL, HOSPITALIZATION)),
+    (rf"transfusion or medical intervention indicated{_EG}", _any(TRANSFUSION, MEDICAL)),
+    (
+        r"transfusion, iv medications, or hospitalization indicated",
+        _any(TRANSFUSION, IV, HOSPITALIZATION),
+    ),
+    (rf"intervention (?:indicated|initiated){_EG}", ANY_INTERVENTION),
+    (r"intervention initiated \(including over the counter medications\)", ANY_INTERVENTION),
+    (r"non-urgent intervention indicated", NON_URGENT),
+    (r"minimal, local or noninvasive intervention indicated", MINIMAL_LOCAL_NONINVASIVE),
+    (rf"noninvasive intervention indicated{_EG}", MINIMAL_LOCAL_NONINVASIVE),
+    (rf"(?:local|topical) intervention (?:indicated|initiated){_EG}", LOCAL),
+    (r"topical or oral intervention indicated", MINIMAL_LOCAL_NONINVASIVE),
+    (rf"oral intervention indicated{_EG}", ORAL),
+    (r"systemic intervention(?: indicated)?", SYSTEMIC),
+    # "intravenous" is the fact for IV, intravenous and parenteral clauses.
+    (
+        r"(?:iv|intravenous|parenteral) (?:antibiotic, antifungal, or antiviral |antifungal )?"
+        r"intervention indicated",
+        IV,
+    ),
+    (rf"iv intervention{_EG}", IV),
+    (r"(?:iv antibiotics|intravenous therapy|iv fluids) indicated", IV),
+    (r"steroids or iv fluids indicated", IV),
+    # Minimally invasive aspiration / drainage
+    (r"minimally invasive evacuation or aspiration indicated", MINIMALLY_INVASIVE),
+    (r"(?:simple|needle) aspiration indicated(?: \(single or multiple\))?", MINIMALLY_INVASIVE),
+    # Invasive (radiologic, endoscopic or operative) interventions; "invasive" satisfies
+    # invasive and operative clauses, and urgent is above it.
+    (rf"(?:invasive|operative) intervention indicated{_EG}", INVASIVE),
+    (r"radiologic, endoscopic, or operative intervention indicated", INVASIVE),
+    (rf"operative debridement or other invasive intervention indicated{_EG}", INVASIVE),
+    (
+        r"ventriculostomy, icp monitoring, intraventricular thrombolysis, or invasive intervention "
+        r"indicated",
+        INVASIVE,
+    ),
+    (r"sclerosis and/or operative intervention indicated", INVASIVE),
+    (
+        rf"(?:elective|non-emergent) (?:operative|invasive) intervention indicated{_EG}",
+        ELECTIVE_INVASIVE,
+    ),
+    (
+        r"elective operative intervention indicated requiring hospitalization",
+        _all(ELECTIVE_INVASIVE, HOSPITALIZATION),
+    ),
+    (r"outpatient operative intervention indicated", _all(ELECTIVE_INVASIVE, NO_HOSPITALIZATION)),
+    (
+        rf"hospitalization or elective operative intervention indicated{_EG}",
+        _any(HOSPITALIZATION, ELECTIVE_INVASIVE),
+    ),
+    (r"(?:invasive|operative) intervention not indicated", NOT_INVASIVE),
+    # Hospitalisation and transfusion
+    (
+        r"hospitalization(?: indicated| or prolongation of existing hospitalization indicated"
+        r"| indicated for clinical sequelae)?",
+        HOSPITALIZATION,
+    ),
+    (r"hospitalization not indicated", NO_HOSPITALIZATION),
+    (
+        r"(?:tube feeding, tpn,? or|tube feeding or|tpn or|oxygen therapy or) hospitalization "
+        r"indicated",
+        HOSPITALIZATION,
+    ),
+    (r"transfusion(?: indicated)?", TRANSFUSION),
+)
+
+GENERIC_CLAUSES: tuple[tuple[re.Pattern[str], Spec], ...] = tuple(
+    (re.compile(pattern), spec) for pattern, spec in _GENERIC_ROWS
+)
+
+# --- Measurement clauses, parsed from the text ------------------------------------------------
+
+_NUMBER = r"\d+(?:\.\d+)?"
+_BOUND = rf"(?P<op{{n}}>[<>]=?)?\s*(?P<value{{n}}>lln|{_NUMBER})"
+_RANGE = rf"{_BOUND.format(n=1)}(?:\s*-\s*{_BOUND.format(n=2)})?"
+_TEMPERATURE = re.compile(
+    rf"{_RANGE} degrees c(?: \([^)]*degrees f\))?"
+    rf"(?: for (?P<hours_op>[<>]=?)\s*(?P<hours>{_NUMBER}) hrs)?"
+)
+_HEMOGLOBIN = re.compile(rf"(?:hemoglobin \(hgb\)|hgb) {_RANGE} g/dl")
+_TRANSFUSION_AT_LEAST = re.compile(
+    r"transfusion indicated of >=\s*(?P<units>\d+) units(?: \([^)]*\))? prbcs"
+)
+_TRANSFUSION_BELOW = re.compile(
+    r"moderate bleeding requiring transfusion <\s*(?P<units>\d+) units(?: \([^)]*\))? of prbcs"
+)
+# The same threshold in other units: mmol/L or g/L beside a g/dL haemoglobin clause, degrees F
+# beside a degrees C clause (Hypothermia writes "82.4 degrees F" without its "<=").
+_ALTERNATIVE_UNITS = re.compile(
+    rf"(?:[<>]=?\s*)?(?:lln|{_NUMBER})(?:\s*-\s*(?:[<>]=?\s*)?{_NUMBER})?\s*"
+    r"(?P<unit>mmol/l|g/l|degrees f)"
+)
+_ALTERNATIVE_FOR = {
+    "mmol/l": "hemoglobin_g_dl",
+    "g/l": "hemoglobin_g_dl",
+    "degrees f": "temperature_c",
+}
+
+# Operator of a range's lower / upper end; an end written without one is inclusive.
+_LOW_END = {">": "gt", ">=": "ge", None: "ge"}
+_HIGH_END = {"<": "lt", "<=": "le", None: "le"}
+_SINGLE = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+
+
+def _bound_value(text: str) -> float | str:
+    return "LLN" if text == "lln" else float(text)
+
+
+def _range_spec(fact: str, match: re.Match[str]) -> Spec | None:
+    """Turn "<10.0 - 8.0", ">39.0 - 40.0", "35 - >32", "<LLN - 10.0" or "<8.0" into a predicate.
+
+    An operator belongs to the bound it precedes; a bound without one is inclusive. The first
+    bound's operator says which end it is ("<10.0 - 8.0" reads "below 10.0, down to 8.0").
+    """
+    op1, op2 = match.group("op1"), match.group("op2")
+    first = _bound_value(match.group("value1"))
+    if match.group("value2") is None:
+        if op1 is None:
+            return None
+        return (fact, _SINGLE[op1], first)
+    second = _bound_value(match.group("value2"))
+    if op1 in ("<", "<=") or (op1 is None and op2 in (">", ">=")):
+        (high, high_op), (low, low_op) = (first, op1), (second, op2)
+    elif op1 in (">", ">=") or (op1 is None and op2 in ("<", "<=")):
+        (low, low_op), (high, high_op) = (first, op1), (second, op2)
+    elif isinstance(first, float) and isinstance(second, float):
+        (low, low_op), (high, high_op) = sorted([(first, op1), (second, op2)], key=lambda b: b[0])
+    else:
+        return None
+    if low_op not in _LOW_END or high_op not in _HIGH_END:
+        return None
+    if isinstance(low, float) and isinstance(high, float) and not low < high:
+        return None
+    return _all((fact, _LOW_END[low_op], low), (fact, _HIGH_END[high_op], high))
+
+
+def _measurement_spec(normalised: str) -> Spec | None:
+    """The predicate of a temperature, haemoglobin or transfused-units clause, if it is one."""
+    if match := _TEMPERATURE.fullmatch(normalised):
+        spec = _range_spec("temperature_c", match)
+        if spec is None or match.group("hours") is None:
+            return spec
+        hours = ("fever_hours", _SINGLE[match.group("hours_op")], float(match.group("hours")))
+        return _all(spec, hours)
+    if match := _HEMOGLOBIN.fullmatch(normalised):
+        return _range_spec("hemoglobin_g_dl", match)
+    if match := _TRANSFUSION_AT_LEAST.fullmatch(normalised):
+        return ("transfusion_units", "ge", int(match.group("units")))
+    if match := _TRANSFUSION_BELOW.fullmatch(normalised):
+        return _all(TRANSFUSION, ("transfusion_units", "lt", int(match.group("units"))))
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _generic_spec(normalised: str) -> Spec | None:
+    for pattern, spec in GENERIC_CLAUSES:
+        if pattern.fullmatch(normalised):
+            return spec
+    return None
+
+
+def _compile_grade(grade: int, clauses: Sequence[str]) -> tuple[CompiledClause, ...]:
+    compiled: list[CompiledClause] = []
+    primaries: dict[str, str] = {}  # fact -> clause text, for unit alternatives
+    for clause in clauses:
+        normalised = normalise_clause(clause)
+        if (spec := _measurement_spec(normalised)) is not None:
+            compiled.append(CompiledClause(grade, clause, "measurement", spec))
+            for fact in _facts_in(spec):
+                primaries.setdefault(fact, clause)
+        elif (spec := _generic_spec(normalised)) is not None:
+            compiled.append(CompiledClause(grade, clause, "generic", spec))
+        else:
+            compiled.append(CompiledClause(grade, clause, "checklist", None))
+    for index, item in enumerate(compiled):
+        if item.kind != "checklist":
+            continue
+        match = _ALTERNATIVE_UNITS.fullmatch(normalise_clause(item.text))
+        primary = match and primaries.get(_ALTERNATIVE_FOR[match.group("unit")])
+        if primary:
+            compiled[index] = CompiledClause(grade, item.text, "measurement", None, primary)
+    return tuple(compiled)
+
+
+def _term_key(term: Term) -> tuple[Any, ...]:
+    return (term.code, term.name, tuple(sorted(term.grades.items())))
+
+
+# Every generic fact at its "nothing happened" value; measurements stay unknown.
+_NOTHING_HAPPENED = Facts(
+    symptoms="none",
+    intervention="none",
+    transfusion_units=0,
+    hospitalization=False,
+    adl="none",
+    disabling=False,
+    life_threatening=False,
+    death=False,
+)
+
+
+def _holds_when_nothing_happened(spec: Spec) -> bool:
+    return _evaluate(spec, _NOTHING_HAPPENED, HEMOGLOBIN_LLN_G_DL[None]) is True
+
+
+@lru_cache(maxsize=2048)
+def _compile_cached(key: tuple[Any, ...]) -> tuple[CompiledClause, ...]:
+    grades: dict[int, str | None] = dict(key[2])
+    compiled: list[CompiledClause] = []
+    for grade in GRADES:
+        text = grades.get(grade)
+        if text is not None:
+            compiled.extend(_compile_grade(grade, [c.strip() for c in text.split(";")]))
+    if not compiled:
+        return ()
+    # Reading the semicolon as "or" is CTCAE's convention, but two kinds of clause only qualify
+    # their neighbours, and reading them alone would overgrade:
+    # - a clause repeated later in the same term cannot distinguish its grade (Muscle weakness
+    #   lower limb: "Symptomatic" at grades 1 and 2); it counts where it first appears;
+    # - a clause that holds when nothing happened ("hospitalization not indicated", "asymptomatic")
+    #   cannot lift an event above the term's lowest grade ("Severe agitation; hospitalization
+    #   not indicated" would make every unhospitalised agitation grade 3); it is left to the
+    #   checklist there.
+    lowest = min(item.grade for item in compiled)
+    first_grade: dict[str, int] = {}
+    result: list[CompiledClause] = []
+    for item in compiled:
+        key = normalise_clause(item.text)
+        if key and key in first_grade:
+            result.append(
+                CompiledClause(item.grade, item.text, "repeated", None, repeat_of=first_grade[key])
+            )
+            continue
+        first_grade[key] = item.grade
+        if (
+            item.spec is not None
+            and item.grade > lowest
+            and _holds_when_nothing_happened(item.spec)
+        ):
+            result.append(CompiledClause(item.grade, item.text, "checklist", None))
+        else:
+            result.append(item)
+    return tuple(result)
+
+
+def compile_term(term: Term) -> tuple[CompiledClause, ...]:
+    """Every clause of the term, grades ascending, with its kind and predicate."""
+    return _compile_cached(_term_key(term))
+
+
+def clause_kind(clause: str, *, siblings: Iterable[str] = ()) -> ClauseKind:
+    """Whether the facts reach a clause ("generic" or "measurement") or only the checklist does.
+
+    ``siblings`` are the other clauses of the same grade: a threshold in other units
+    ("<LLN - 6.2 mmol/L") is a measurement only beside its g/dL or degrees C original. The
+    clause is judged on its own; `compile_term` also weighs its place in the term (a clause that
+    holds when nothing happened is left to the checklist above the term's lowest grade).
+    """
+    others = [text for text in siblings if text != clause]
+    kind = _compile_grade(1, [clause, *others])[0].kind
+    assert kind != "repeated"  # repeats are only found across a whole term
+    return kind
+
+
+def checklist(term: Term) -> dict[int, list[str]]:
+    """Per grade, the clauses no recorded fact can reach: the term's checklist for the clinician."""
+    result: dict[int, list[str]] = {}
+    for item in compile_term(term):
+        if item.kind == "checklist" and normalise_clause(item.text):
+            result.setdefault(item.grade, []).append(item.text)
+    return result
+
+
+def severity_for(grade: int) -> str:
+    """CTCAE grades 1-2 are minor, 3-5 major (domain rule, as in the reference study)."""
+    if grade in (1, 2):
+        return "minor"
+    if grade in (3, 4, 5):
+        return "major"
+    raise ValueError(f"CTCAE grades run from 1 to 5, not {grade!r}.")
+
+
+# --- Evaluation -------------------------------------------------------------------------------
+
+
+def _facts_in(spec: Spec) -> list[str]:
+    """Fact names a predicate reads, in order, without repeats."""
+    if spec[0] in ("all", "any"):
+        names: list[str] = []
+        for part in spec[1]:
+            names.extend(name for name in _facts_in(part) if name not in names)
+        return names
+    return [spec[0]]
+
+
+def _resolve(value: Any, lln: float) -> Any:
+    return lln if value == "LLN" else value
+
+
+def _evaluate(spec: Spec, facts: Facts, lln: float) -> bool | None:
+    """Kleene three-valued logic: None when the answer depends on a fact that was not recorded."""
+    head = spec[0]
+    if head in ("all", "any"):
+        results = [_evaluate(part, facts, lln) for part in spec[1]]
+        decisive = head == "any"  # True decides "any", False decides "all"
+        if decisive in results:
+            return decisive
+        if None in results:
+            return None
+        return not decisive
+    fact, op, expected = spec
+    actual = getattr(facts, fact)
+    if actual is None:
+        return None
+    if op == "is":
+        return actual is expected
+    if op == "in":
+        return actual in expected
+    scale = ORDINAL_SCALES.get(fact)
+    if scale is not None:
+        actual, expected = scale.index(actual), scale.index(expected)
+    else:
+        expected = _resolve(expected, lln)
+    if op == "eq":
+        return actual == expected
+    if op == "ge":
+        return actual >= expected
+    if op == "gt":
+        return actual > expected
+    if op == "le":
+        return actual <= expected
+    if op == "lt":
+        return actual < expected
+    raise ValueError(f"Unknown operator {op!r} in clause predicate {spec!r}.")
+
+
+def _describe_facts(spec: Spec, facts: Facts, lln: float, sex: str | None) -> str:
+    parts = [f"{name}: {_show(getattr(facts, name))}" for name in _facts_in(spec)]
+    if _mentions_lln(spec):
+        parts.append(f"LLN {lln:.1f} g/dL for {sex or 'unknown sex'}")
+    return ", ".join(parts)
+
+
+def _show(value: Any) -> str:
+    """Fact values as the API spells them: true/false, 40.5, iv."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _mentions_lln(spec: Spec) -> bool:
+    if spec[0] in ("all", "any"):
+        return any(_mentions_lln(part) for part in spec[1])
+    return spec[2] == "LLN"
+
+
+def _grades_phrase(grades: Sequence[int]) -> str:
+    return ", ".join(str(grade) for grade in grades)
+
+
+def _term_summary(term: Term) -> str:
+    return " | ".join(f"grade {grade}: {term.grades[grade]}" for grade in term.grades_available)
+
+
+def grade(term: Term, facts: Facts, *, sex: str | None = None) -> GradeResult:
+    """The highest grade of ``term`` that the facts support, with the clauses that decided it.
+
+    ``sex`` ("female", "male" or None) sets the haemoglobin lower limit of normal.
+    Raises `GradingError` when nothing fits, or when the facts point beyond the term's grades.
+    """
+    if sex not in HEMOGLOBIN_LLN_G_DL:
+        raise ValueError(f"sex must be 'female', 'male' or None, not {sex!r}.")
+    lln = HEMOGLOBIN_LLN_G_DL[sex]
+    available = term.grades_available
+    compiled = compile_term(term)
+    ticked = {key for text in facts.criteria if (key := normalise_clause(text))}
+
+    matched: list[Match] = []
+    explanations: dict[tuple[int, str], str] = {}
+    used_facts: set[str] = set()
+    used_lln = False
+    hints: list[str] = []
+    deciding_facts: set[str] = set()  # facts read by the clauses that hold
+    for item in compiled:
+        if item.spec is not None:
+            used_facts.update(_facts_in(item.spec))
+            result = _evaluate(item.spec, facts, lln)
+            if result:
+                matched.append(Match(item.grade, item.text, item.kind))  # type: ignore[arg-type]
+                explanations[(item.grade, item.text)] = _describe_facts(item.spec, facts, lln, sex)
+                used_lln = used_lln or _mentions_lln(item.spec)
+                deciding_facts.update(_facts_in(item.spec))
+                continue
+            if result is None:
+                hints.extend(_missing_fact_hint(item, facts))
+        if item.kind != "repeated" and normalise_clause(item.text) in ticked:
+            matched.append(Match(item.grade, item.text, "criteria"))
+            explanations[(item.grade, item.text)] = "ticked in the checklist"
+
+    warnings = _warnings(term, facts, compiled, used_facts)
+    if used_lln and sex is None:
+        warnings.append(
+            f"Sex unknown: the haemoglobin lower limit of normal was taken as {lln:.1f} g/dL."
+        )
+
+    if facts.death and 5 not in available:
+        raise GradingError(
+            f"The facts record death, but {term.name} has no grade 5; it has grades "
+            f"{_grades_phrase(available)}. Record the death under a term that has grade 5 "
+            f"(e.g. Death NOS).",
+            grades_available=available,
+            reason="beyond_term",
+        )
+    # Life-threatening facts point at grade 4; on a term without it they are refused unless one
+    # of the term's own clauses takes them (Methemoglobinemia grade 3: "Requiring urgent
+    # intervention").
+    for label, points_at_grade_4, name in (
+        ("life-threatening consequences", facts.life_threatening is True, "life_threatening"),
+        ("an urgent intervention", facts.intervention == "urgent", "intervention"),
+    ):
+        if points_at_grade_4 and 4 not in available and name not in deciding_facts:
+            raise GradingError(
+                f"The facts record {label}, but {term.name} has no grade 4; it has grades "
+                f"{_grades_phrase(available)}. Choose a term whose grades reach the event, "
+                f"or correct the facts.",
+                grades_available=available,
+                reason="beyond_term",
+            )
+
+    if not matched:
+        message = (
+            f"Facts fit no grade of {term.name}; it has grades {_grades_phrase(available)}: "
+            f"{_term_summary(term)}."
+        )
+        if hints:
+            message += " " + " ".join(dict.fromkeys(hints))
+        raise GradingError(message, grades_available=available, reason="no_match")
+
+    decided = max(match.grade for match in matched)
+    decisive = [match for match in matched if match.grade == decided]
+    rationale = f"Grade {decided}: " + "; ".join(
+        f'"{match.clause}" ({explanations[(match.grade, match.clause)]})' for match in decisive
+    )
+    ordered = tuple(sorted(matched, key=lambda match: -match.grade))
+    return GradeResult(
+        grade=decided,
+        severity=severity_for(decided),
+        rationale=rationale,
+        matched=ordered,
+        grades_available=available,
+        warnings=tuple(warnings),
+    )
+
+
+def _missing_fact_hint(item: CompiledClause, facts: Facts) -> list[str]:
+    """When a clause is undecided only for want of a fact, say which fact would decide it."""
+    assert item.spec is not None
+    names = _facts_in(item.spec)
+    missing = [name for name in names if getattr(facts, name) is None]
+    present = [name for name in names if getattr(facts, name) is not None]
+    if not present or not missing:
+        return []
+    return [f'Grade {item.grade} "{item.text}" also needs {", ".join(missing)}.']
+
+
+def _warnings(
+    term: Term,
+    facts: Facts,
+    compiled: Sequence[CompiledClause],
+    used_facts: set[str],
+) -> list[str]:
+    """Facts that cannot influence this term's grade, so the clinician can spot a wrong term.
+
+    Only affirmative facts are reported: "no" and "none" are statements of absence and harmless.
+    """
+    warnings: list[str] = []
+    for name, value in facts.recorded().items():
+        if name in used_facts or value is False or value == "none" or value == 0:
+            continue
+        warnings.append(f"{name} is recorded, but no clause of {term.name} uses it.")
+    known = {normalise_clause(item.text) for item in compiled}
+    for text in facts.criteria:
+        if normalise_clause(text) not in known:
+            warnings.append(f'"{text}" is not a clause of {term.name}; it was ignored.')
+    return warnings
