@@ -29,6 +29,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             pytest.exit(f"REQUIRE_SERVICES names {service}, but this run {reason}", returncode=3)
 
 
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI (REQUIRE_SERVICES set) nothing may be skipped: a skip fails the run."""
+    if services.required() and _skipped and exitstatus == 0:
+        session.exitstatus = 1
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.write_line(f"FAIL: {len(_skipped)} test(s) skipped in CI: " + ", ".join(_skipped[:20]), red=True)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         for service in SERVICE_MARKERS:
