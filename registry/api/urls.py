@@ -1,7 +1,17 @@
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import SimpleRouter
+
+from registry.api import views
+
+router = SimpleRouter()
+router.register("departments", views.DepartmentViewSet, basename="department")
+router.register("patients", views.PatientViewSet, basename="patient")
+router.register("procedures", views.ProcedureViewSet, basename="procedure")
+router.register("fractures", views.FractureViewSet, basename="fracture")
+router.register("follow-ups", views.FollowUpViewSet, basename="follow-up")
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path("", include(router.urls)),
     path("", include("complications.api.urls")),
 ]

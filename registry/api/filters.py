@@ -1,0 +1,111 @@
+"""Query-string filters of the API's lists (django-filter; a bad value is a 400 naming it).
+
+Every list accepts ``?department=<id>``: a department the user cannot see
+simply yields nothing, as the queryset is scoped before filtering.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django_filters import rest_framework as filters
+
+from registry.api.fields import MAX_ID
+from registry.models import (
+    Aetiology,
+    Anesthesia,
+    ContactKind,
+    Department,
+    FollowUp,
+    Fracture,
+    FractureType,
+    Guidance,
+    Patient,
+    Procedure,
+    Sex,
+    Side,
+    Site,
+)
+
+
+class IdFilter(filters.NumberFilter):
+    """A record id: a whole number in the database's range (a decimal or 10**30 is a 400)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class DateBoundFilter(filters.DateFilter):
+    """A date (YYYY-MM-DD) compared with a datetime's local date in the registry's time zone."""
+
+    def __init__(self, field_name: str, lookup_expr: str, **kwargs: Any) -> None:
+        super().__init__(field_name=field_name, lookup_expr=f"date__{lookup_expr}", **kwargs)
+
+
+def department_filter(path: str) -> IdFilter:
+    return IdFilter(field_name=path, help_text="Department id.")
+
+
+class DepartmentFilter(filters.FilterSet):
+    department = IdFilter(field_name="pk", help_text="Department id.")
+    code = filters.CharFilter(help_text="Exact code.")
+
+    class Meta:
+        model = Department
+        fields = ["department", "code"]
+
+
+class PatientFilter(filters.FilterSet):
+    department = department_filter(Patient.DEPARTMENT_PATH)
+    registry_id = filters.CharFilter(help_text="Exact registry id.")
+    sex = filters.ChoiceFilter(choices=Sex.choices)
+
+    class Meta:
+        model = Patient
+        fields = ["department", "registry_id", "sex"]
+
+
+class ProcedureFilter(filters.FilterSet):
+    department = department_filter(Procedure.DEPARTMENT_PATH)
+    patient = IdFilter(field_name="patient")
+    guidance = filters.ChoiceFilter(choices=Guidance.choices)
+    anesthesia = filters.ChoiceFilter(choices=Anesthesia.choices)
+    operator = filters.CharFilter(lookup_expr="icontains", help_text="Part of the operator(s).")
+    started_after = DateBoundFilter("started_at", "gte", help_text="Start date on or after.")
+    started_before = DateBoundFilter("started_at", "lte", help_text="Start date on or before.")
+
+    class Meta:
+        model = Procedure
+        fields = ["department", "patient", "guidance", "anesthesia", "operator"]
+
+
+class FractureFilter(filters.FilterSet):
+    department = department_filter(Fracture.DEPARTMENT_PATH)
+    procedure = IdFilter(field_name="procedure")
+    patient = IdFilter(field_name="procedure__patient")
+    type = filters.ChoiceFilter(choices=FractureType.choices)
+    site = filters.ChoiceFilter(choices=Site.choices)
+    side = filters.ChoiceFilter(choices=Side.choices)
+    aetiology = filters.ChoiceFilter(choices=Aetiology.choices)
+
+    class Meta:
+        model = Fracture
+        fields = ["department", "procedure", "patient", "type", "site", "side", "aetiology"]
+
+
+class FollowUpFilter(filters.FilterSet):
+    department = department_filter(FollowUp.DEPARTMENT_PATH)
+    procedure = IdFilter(field_name="procedure")
+    fracture = IdFilter(field_name="fractures", help_text="Follow-ups covering this fracture.")
+    kind = filters.ChoiceFilter(choices=ContactKind.choices)
+    contact_after = DateBoundFilter("contact_at", "gte", help_text="Contact date on or after.")
+    contact_before = DateBoundFilter("contact_at", "lte", help_text="Contact date on or before.")
+
+    class Meta:
+        model = FollowUp
+        fields = ["department", "procedure", "fracture", "kind"]

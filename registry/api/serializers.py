@@ -1,0 +1,140 @@
+"""Serializers of the core records: shapes and types only.
+
+The domain rules (birth date before the procedures, contact after the start,
+fractures of the right procedure...) are the services' job; the views call
+them with ``validated_data``. Model-derived uniqueness validators are turned
+off (``validators = []``) because the services check uniqueness with the
+department in view and the database constraints catch the races.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from registry.api.fields import (
+    AwareDateTimeField,
+    BoundedDateField,
+    IdListField,
+    ScopedPrimaryKeyRelatedField,
+)
+from registry.models import Department, FollowUp, Fracture, Patient, Procedure
+from registry.scoping import visible_departments
+
+
+class DepartmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Department
+        fields = ["id", "code", "name", "time_zone", "default_guidance"]
+        read_only_fields = ["id"]
+        validators: list[Any] = []
+        extra_kwargs = {"code": {"validators": []}}
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    department = ScopedPrimaryKeyRelatedField(
+        Department,
+        required=False,
+        help_text=_("Optional when you belong to exactly one department."),
+    )
+    birth_date = BoundedDateField()
+    hospital_number = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text=_(
+            "Local hospital number, on creation only: stored as a keyed hash to detect "
+            "duplicates, never in clear and never returned."
+        ),
+    )
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "registry_id",
+            "department",
+            "sex",
+            "birth_date",
+            "hospital_number",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators: list[Any] = []
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Default the department to the user's only one; ask for it when there are several."""
+        if self.instance is None and "department" not in attrs:
+            departments = list(visible_departments(self.context["request"].user)[:2])
+            if len(departments) != 1:
+                raise serializers.ValidationError(
+                    {"department": [_("Say which department: you belong to several (or none).")]}
+                )
+            attrs["department"] = departments[0]
+        return attrs
+
+
+class ProcedureSerializer(serializers.ModelSerializer):
+    patient = ScopedPrimaryKeyRelatedField(Patient)
+    started_at = AwareDateTimeField()
+    ended_at = AwareDateTimeField(help_text=_("Not before started_at."))
+    department = serializers.IntegerField(
+        source="patient.department_id", read_only=True, help_text=_("The patient's department.")
+    )
+
+    class Meta:
+        model = Procedure
+        fields = [
+            "id",
+            "patient",
+            "department",
+            "started_at",
+            "ended_at",
+            "guidance",
+            "anesthesia",
+            "operator",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators: list[Any] = []
+
+
+class FractureSerializer(serializers.ModelSerializer):
+    procedure = ScopedPrimaryKeyRelatedField(Procedure)
+    screws = serializers.IntegerField(min_value=1, max_value=32767, default=1)
+    cement_augmented = serializers.BooleanField(default=False)
+
+    class Meta:
+        model = Fracture
+        fields = [
+            "id",
+            "procedure",
+            "type",
+            "site",
+            "side",
+            "aetiology",
+            "screws",
+            "cement_augmented",
+        ]
+        read_only_fields = ["id"]
+        validators: list[Any] = []
+
+
+class FollowUpSerializer(serializers.ModelSerializer):
+    procedure = ScopedPrimaryKeyRelatedField(Procedure)
+    fractures = IdListField(
+        required=False,
+        help_text=_("Fractures of that procedure; empty or absent = all of them."),
+    )
+    contact_at = AwareDateTimeField(help_text=_("Not before the procedure start."))
+
+    class Meta:
+        model = FollowUp
+        fields = ["id", "procedure", "fractures", "contact_at", "kind", "notes", "created_at"]
+        read_only_fields = ["id", "created_at"]
+        validators: list[Any] = []

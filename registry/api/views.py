@@ -1,0 +1,122 @@
+"""The core records' resources: departments, patients, procedures, fractures, follow-ups."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db.models import Model
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers as drf_serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from registry import services
+from registry.api import filters, serializers
+from registry.api.permissions import SuperuserWritesOnly
+from registry.api.schema import RegistryAutoSchema
+from registry.api.viewsets import ServiceModelViewSet
+from registry.models import Department, FollowUp, Fracture, Patient, Procedure
+
+
+class TokenSerializer(drf_serializers.Serializer):
+    token = drf_serializers.CharField(help_text="Send it as `Authorization: Token <key>`.")
+
+
+class TokenView(ObtainAuthToken):
+    """DRF's token view unchanged, described as it behaves: no authentication, 400 when refused."""
+
+    schema = RegistryAutoSchema()
+
+    @extend_schema(
+        auth=[],
+        request=AuthTokenSerializer,
+        responses={
+            200: TokenSerializer,
+            429: OpenApiResponse(
+                description="Too many failed attempts for this username from this address: "
+                "locked out for a while (an HTML page)."
+            ),
+        },
+        description="Exchange a username and password for the user's API token.",
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+@extend_schema_view(
+    list=extend_schema(description="The departments you belong to (every one for administrators)."),
+    create=extend_schema(description="Administrators only."),
+    update=extend_schema(description="Administrators only."),
+    partial_update=extend_schema(description="Administrators only."),
+    destroy=extend_schema(description="Administrators only; refused while it has patients."),
+)
+class DepartmentViewSet(ServiceModelViewSet):
+    base_queryset = Department.objects.all()
+    serializer_class = serializers.DepartmentSerializer
+    permission_classes = [SuperuserWritesOnly]
+    filterset_class = filters.DepartmentFilter
+    ordering_fields: ClassVar[list[str]] = ["code", "name"]
+
+    def service_create(self, data: dict[str, Any]) -> Department:
+        return services.department_create(**data)
+
+    def service_update(self, instance: Model, data: dict[str, Any]) -> Department:
+        return services.department_update(department=instance, **data)
+
+
+class PatientViewSet(ServiceModelViewSet):
+    base_queryset = Patient.objects.all()
+    serializer_class = serializers.PatientSerializer
+    filterset_class = filters.PatientFilter
+    ordering_fields: ClassVar[list[str]] = ["registry_id", "birth_date", "created_at", "updated_at"]
+
+    def service_create(self, data: dict[str, Any]) -> Patient:
+        return services.patient_create(**data)
+
+    def service_update(self, instance: Model, data: dict[str, Any]) -> Patient:
+        return services.patient_update(patient=instance, **data)
+
+
+class ProcedureViewSet(ServiceModelViewSet):
+    base_queryset = Procedure.objects.select_related("patient")
+    serializer_class = serializers.ProcedureSerializer
+    filterset_class = filters.ProcedureFilter
+    ordering_fields: ClassVar[list[str]] = ["started_at", "ended_at", "created_at", "updated_at"]
+
+    def service_create(self, data: dict[str, Any]) -> Procedure:
+        return services.procedure_create(**data)
+
+    def service_update(self, instance: Model, data: dict[str, Any]) -> Procedure:
+        return services.procedure_update(procedure=instance, **data)
+
+
+class FractureViewSet(ServiceModelViewSet):
+    base_queryset = Fracture.objects.all()
+    serializer_class = serializers.FractureSerializer
+    filterset_class = filters.FractureFilter
+    ordering_fields: ClassVar[list[str]] = ["id", "procedure", "type", "site"]
+    immutable_fields = ("procedure",)
+
+    def service_create(self, data: dict[str, Any]) -> Fracture:
+        return services.fracture_create(**data)
+
+    def service_update(self, instance: Model, data: dict[str, Any]) -> Fracture:
+        return services.fracture_update(fracture=instance, **data)
+
+
+class FollowUpViewSet(ServiceModelViewSet):
+    base_queryset = FollowUp.objects.prefetch_related("fractures")
+    serializer_class = serializers.FollowUpSerializer
+    filterset_class = filters.FollowUpFilter
+    ordering_fields: ClassVar[list[str]] = ["contact_at", "created_at", "kind"]
+    immutable_fields = ("procedure",)
+
+    def service_create(self, data: dict[str, Any]) -> FollowUp:
+        return services.follow_up_create(**data)
+
+    def service_update(self, instance: Model, data: dict[str, Any]) -> FollowUp:
+        return services.follow_up_update(
+            follow_up=instance, fractures=data.pop("fractures", None), **data
+        )
