@@ -1,8 +1,240 @@
-from django.http import HttpRequest, HttpResponse
+"""Dashboards for department heads: live rates, the Results paragraph, data quality.
+
+Thin views: a form reads the filters from the query string (so a filtered
+dashboard is a link one can share or bookmark), the cached selectors compute,
+and the templates present. The dashboard's script then keeps the page live
+through the statistics API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
+
+from complications import live, selectors
+from complications.api.stats import EARLIEST, LATEST
+from complications.ctcae.rates import percent, wilson_interval
+from complications.models import Window
+from registry.models import FractureType, Guidance, Site
+from registry.scoping import visible_departments
+
+UNIT_LABELS = {"fracture": _("Fractures"), "procedure": _("Procedures"), "patient": _("Patients")}
+
+
+class StatsFilterForm(forms.Form):
+    """The dashboard's filters: the same names and rules as the statistics API."""
+
+    # Switched by the unit buttons; kept through "Apply" as a hidden field.
+    unit = forms.ChoiceField(
+        label=_("Unit"),
+        choices=list(UNIT_LABELS.items()),
+        required=False,
+        widget=forms.HiddenInput,
+    )
+    department = forms.TypedChoiceField(
+        label=_("Department"), coerce=int, required=False, empty_value=None
+    )
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    fracture_type = forms.ChoiceField(
+        label=_("Fracture type"), choices=[("", _("All")), *FractureType.choices], required=False
+    )
+    site = forms.ChoiceField(
+        label=_("Site"), choices=[("", _("All")), *Site.choices], required=False
+    )
+    guidance = forms.ChoiceField(
+        label=_("Guidance"), choices=[("", _("All")), *Guidance.choices], required=False
+    )
+    operator = forms.CharField(label=_("Operator"), max_length=200, required=False)
+
+    def __init__(self, data: QueryDict, *, user: Any) -> None:
+        super().__init__(data)
+        # Only the user's departments are offered; any other id is an invalid choice.
+        self.fields["department"].choices = [
+            ("", _("All my departments")),
+            *((d.pk, str(d)) for d in visible_departments(user)),
+        ]
+        for field in self.fields.values():
+            select = isinstance(field.widget, forms.Select)
+            field.widget.attrs["class"] = (
+                "form-select form-select-sm" if select else "form-control form-control-sm"
+            )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for name in ("date_from", "date_to"):
+            value = cleaned.get(name)
+            if value is not None and not EARLIEST <= value <= LATEST:
+                self.add_error(name, _("Enter a date between %(start)s and %(end)s.") % {
+                    "start": EARLIEST, "end": LATEST,
+                })  # fmt: skip
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", _("date_to is before date_from."))
+        return cleaned
+
+    def filters(self) -> dict[str, Any]:
+        """The selector keyword arguments: only the filters actually set."""
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if value not in (None, "") and name != "unit"
+        }
+
+    def selected_unit(self) -> str:
+        return self.cleaned_data.get("unit") or "fracture"
+
+
+def _filter_form(request: HttpRequest) -> StatsFilterForm:
+    form = StatsFilterForm(request.GET, user=request.user)
+    form.is_valid()
+    return form
+
+
+def _unit_links(request: HttpRequest) -> list[dict[str, Any]]:
+    """The unit switch: the current URL with only ``unit`` changed."""
+    links = []
+    for unit, label in UNIT_LABELS.items():
+        query = request.GET.copy()
+        query["unit"] = unit
+        links.append({"unit": unit, "label": label, "query": query.urlencode()})
+    return links
+
+
+def _api_query(form: StatsFilterForm) -> str:
+    """The validated filters as the statistics API's query string."""
+    query = QueryDict(mutable=True)
+    query["unit"] = form.selected_unit()
+    for name, value in form.filters().items():
+        query[name] = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return query.urlencode()
+
+
+def _script_config(
+    form: StatsFilterForm, version: int, breakdown: dict[str, Any]
+) -> dict[str, Any]:
+    """What dashboard.js needs: where to poll, the first chart data, translated labels."""
+    return {
+        "versionUrl": reverse("stats-version"),
+        "ratesUrl": reverse("stats-rates"),
+        "breakdownUrl": reverse("stats-breakdown"),
+        "query": _api_query(form),
+        "version": version,
+        "breakdown": breakdown,
+        "labels": {
+            "windows": {w: str(Window(w).label) for w in selectors.WINDOWS},
+            "grade": str(_("Grade")),
+            "percent": str(_("%")),
+            "live": str(_("Live")),
+            "updated": str(_("Updated")),
+            "offline": str(_("Offline: reload the page")),
+            "ci": str(_("95 % CI")),
+            "noComplication": str(_("No complication in this selection.")),
+        },
+    }
+
+
+def _window_cards(rates: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], list[float]]]:
+    """(window, label, rate, its 95 % CI in percent) for each window.
+
+    The bounds are the API's four-decimal proportions times 100, shown with
+    two decimals: the exact figures the API and the live script show.
+    """
+    return [
+        (
+            w,
+            str(Window(w).label),
+            rates["windows"][w],
+            [b * 100 for b in rates["windows"][w]["ci95"]],
+        )
+        for w in selectors.WINDOWS
+    ]
+
+
+def _report_windows(rates: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each window's rate with its 95 % CI in percent from the unrounded bounds.
+
+    A paper quotes one decimal; rounding the API's four-decimal bounds again
+    would be off by 0.1 whenever they end in 5 (1/2: 0.905469 is 90.5 %, but
+    0.9055 would give 90.6 %).
+    """
+    return {
+        w: {
+            **rate,
+            "ci_percent": [b * 100 for b in wilson_interval(rate["events"], rate["at_risk"])],
+        }
+        for w, rate in rates["windows"].items()
+    }
 
 
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "complications/dashboard.html", {})
+    form = _filter_form(request)
+    context: dict[str, Any] = {"form": form, "query": request.GET.urlencode()}
+    if form.is_valid():
+        unit, filters = form.selected_unit(), form.filters()
+        # Read before computing: a write in between makes the page refetch once.
+        context["version"] = live.stats_version()
+        rates = live.cached_rates(user=request.user, unit=unit, **filters)
+        context.update(
+            unit=unit,
+            unit_label=UNIT_LABELS[unit],
+            unit_links=_unit_links(request),
+            rates=rates,
+            windows=_window_cards(rates),
+            dashboard_config=_script_config(
+                form,
+                context["version"],
+                live.cached_breakdown(user=request.user, unit=unit, **filters),
+            ),
+        )
+    return render(request, "complications/dashboard.html", context)
+
+
+@require_GET
+def report(request: HttpRequest) -> HttpResponse:
+    """The reference study's Results paragraph, regenerated from live data."""
+    form = _filter_form(request)
+    context: dict[str, Any] = {"form": form, "query": request.GET.urlencode()}
+    if form.is_valid():
+        unit, filters = form.selected_unit(), form.filters()
+        rates = live.cached_rates(user=request.user, unit=unit, **filters)
+        windows = _report_windows(rates)
+        everyone = windows[Window.PER_PROCEDURAL]["at_risk"]
+        followed = windows[Window.EARLY]["at_risk"]
+        context.update(
+            unit=unit,
+            unit_label=UNIT_LABELS[unit],
+            cohort=live.cached_cohort(user=request.user, **filters),
+            period=selectors.period(user=request.user, **filters),
+            windows=windows,
+            followed_24h={"n": followed, "of": everyone, "percent": percent(followed, everyone)},
+            top_major_delayed=selectors.most_frequent_major(rates, Window.DELAYED),
+            top_major_delayed_soc=selectors.most_frequent_major(rates, Window.DELAYED, by="by_soc"),
+        )
+    return render(request, "complications/report.html", context)
+
+
+@require_GET
+def data_quality(request: HttpRequest) -> HttpResponse:
+    form = _filter_form(request)
+    department = form.cleaned_data.get("department") if form.is_valid() else None
+    return render(
+        request,
+        "complications/data_quality.html",
+        {
+            "form": form,
+            "query": request.GET.urlencode(),
+            "problems": selectors.data_quality(user=request.user, department=department),
+        },
+    )

@@ -1,0 +1,298 @@
+"""Statistics endpoints: live rates, the cohort table, chart data, the version.
+
+Thin views: a serializer validates the query string (a bad value is a 400
+naming the field, never a 500), a department the user cannot see is a 404 (as
+for any record of another department), and the cached selectors do the rest.
+The response serializers only describe the shapes for the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from complications import live
+from complications.models import Window
+from complications.selectors import UNITS
+from registry.models import FractureType, Guidance, Site
+from registry.scoping import visible_departments
+
+# Bounds keep the local-midnight arithmetic and the database drivers far from
+# the edges of Python's datetime range.
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2999, 12, 31)
+MAX_ID = 2**63 - 1
+
+
+class CohortQuerySerializer(serializers.Serializer):
+    """The selection filters shared by every statistics endpoint."""
+
+    department = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text=_("Department id (one you belong to)."),
+    )
+    date_from = serializers.DateField(
+        required=False,
+        help_text=_("First procedure start date, inclusive (YYYY-MM-DD, registry time zone)."),
+    )
+    date_to = serializers.DateField(
+        required=False,
+        help_text=_("Last procedure start date, inclusive (YYYY-MM-DD, registry time zone)."),
+    )
+    fracture_type = serializers.ChoiceField(choices=FractureType.choices, required=False)
+    site = serializers.ChoiceField(choices=Site.choices, required=False)
+    guidance = serializers.ChoiceField(choices=Guidance.choices, required=False)
+    operator = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text=_("Part of the operator(s) field, case-insensitive."),
+    )
+
+    def _validate_date(self, value: date) -> date:
+        if not EARLIEST <= value <= LATEST:
+            raise serializers.ValidationError(
+                _("Enter a date between %(start)s and %(end)s.")
+                % {"start": EARLIEST, "end": LATEST}
+            )
+        return value
+
+    def validate_date_from(self, value: date) -> date:
+        return self._validate_date(value)
+
+    def validate_date_to(self, value: date) -> date:
+        return self._validate_date(value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "date_from" in attrs and "date_to" in attrs and attrs["date_from"] > attrs["date_to"]:
+            raise serializers.ValidationError({"date_to": [_("date_to is before date_from.")]})
+        return attrs
+
+
+class RatesQuerySerializer(CohortQuerySerializer):
+    unit = serializers.ChoiceField(
+        choices=UNITS,
+        default="fracture",
+        help_text=_("What is counted: fractures, procedures or patients."),
+    )
+
+
+class WindowRateSerializer(serializers.Serializer):
+    events = serializers.IntegerField(
+        help_text=_("Units with at least one complication in the window.")
+    )
+    at_risk = serializers.IntegerField(help_text=_("Units in the window's denominator."))
+    rate = serializers.FloatField(help_text=_("events / at_risk, 5 decimals."))
+    percent = serializers.FloatField(help_text=_("The rate in percent, one decimal."))
+    ci95 = serializers.ListField(
+        child=serializers.FloatField(),
+        min_length=2,
+        max_length=2,
+        help_text=_("95 % Wilson score interval [low, high], 4 decimals."),
+    )
+    minor = serializers.IntegerField(help_text=_("Units whose highest grade in the window is 1-2."))
+    major = serializers.IntegerField(help_text=_("Units whose highest grade in the window is 3-5."))
+
+
+class WindowsSerializer(serializers.Serializer):
+    per_procedural = WindowRateSerializer()
+    early = WindowRateSerializer()
+    delayed = WindowRateSerializer()
+
+
+class TermRowSerializer(serializers.Serializer):
+    window = serializers.ChoiceField(choices=Window.choices)
+    term = serializers.CharField(help_text=_("CTCAE v5.0 MedDRA code."))
+    term_name = serializers.CharField()
+    soc = serializers.CharField()
+    events = serializers.IntegerField()
+    minor = serializers.IntegerField()
+    major = serializers.IntegerField()
+
+
+class SocRowSerializer(serializers.Serializer):
+    window = serializers.ChoiceField(choices=Window.choices)
+    soc = serializers.CharField()
+    events = serializers.IntegerField()
+    minor = serializers.IntegerField()
+    major = serializers.IntegerField()
+
+
+class RatesSerializer(serializers.Serializer):
+    unit = serializers.ChoiceField(choices=UNITS)
+    windows = WindowsSerializer()
+    by_term = TermRowSerializer(many=True)
+    by_soc = SocRowSerializer(many=True)
+
+
+class AgeSerializer(serializers.Serializer):
+    mean = serializers.FloatField(allow_null=True)
+    sd = serializers.FloatField(allow_null=True, help_text=_("Sample standard deviation."))
+    min = serializers.IntegerField(allow_null=True)
+    max = serializers.IntegerField(allow_null=True)
+
+
+class CountPercentSerializer(serializers.Serializer):
+    n = serializers.IntegerField()
+    percent = serializers.FloatField()
+
+
+class FractureTypesSerializer(serializers.Serializer):
+    insufficiency = CountPercentSerializer()
+    pathological = CountPercentSerializer()
+    impending = CountPercentSerializer()
+
+
+class FollowUpBeyond24hSerializer(serializers.Serializer):
+    fractures = serializers.IntegerField()
+    fractures_percent = serializers.FloatField()
+    patients = serializers.IntegerField()
+    patients_percent = serializers.FloatField()
+
+
+class CohortSerializer(serializers.Serializer):
+    patients = serializers.IntegerField()
+    female = serializers.IntegerField()
+    male = serializers.IntegerField()
+    age = AgeSerializer(
+        help_text=_("Whole years at the patient's first procedure of the selection.")
+    )
+    procedures = serializers.IntegerField()
+    fractures = serializers.IntegerField()
+    fracture_types = FractureTypesSerializer()
+    followup_beyond_24h = FollowUpBeyond24hSerializer()
+
+
+class QuarterRowSerializer(serializers.Serializer):
+    quarter = serializers.CharField(help_text=_("e.g. 2020-Q1"))
+    windows = WindowsSerializer()
+
+
+class FractureTypeRowSerializer(serializers.Serializer):
+    fracture_type = serializers.ChoiceField(choices=FractureType.choices)
+    label = serializers.CharField()
+    windows = WindowsSerializer()
+
+
+class SiteRowSerializer(serializers.Serializer):
+    site = serializers.ChoiceField(choices=Site.choices)
+    label = serializers.CharField()
+    windows = WindowsSerializer()
+
+
+class GradeCountsSerializer(serializers.Serializer):
+    """Units by their highest grade in the window."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {str(grade): serializers.IntegerField() for grade in range(1, 6)}
+
+
+class GradesSerializer(serializers.Serializer):
+    per_procedural = GradeCountsSerializer()
+    early = GradeCountsSerializer()
+    delayed = GradeCountsSerializer()
+
+
+class BreakdownSerializer(serializers.Serializer):
+    unit = serializers.ChoiceField(choices=UNITS)
+    by_quarter = QuarterRowSerializer(many=True)
+    by_fracture_type = FractureTypeRowSerializer(many=True, help_text=_("Always per fracture."))
+    by_site = SiteRowSerializer(many=True, help_text=_("Always per fracture."))
+    grades = GradesSerializer()
+
+
+class VersionSerializer(serializers.Serializer):
+    version = serializers.IntegerField(help_text=_("Changes after every clinical write."))
+
+
+def _responses(serializer: type[serializers.Serializer]) -> dict[int, Any]:
+    return {
+        200: serializer,
+        400: OpenApiResponse(description="A filter is invalid: {field: [message, ...]}."),
+        401: OpenApiResponse(description="Not authenticated."),
+        404: OpenApiResponse(description="The department does not exist or is not yours."),
+    }
+
+
+def _filters(request: Request, serializer_class: type[CohortQuerySerializer]) -> dict[str, Any]:
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    filters = dict(serializer.validated_data)
+    department = filters.get("department")
+    if (
+        department is not None
+        and not visible_departments(request.user).filter(pk=department).exists()
+    ):
+        raise NotFound(_("No such department."))
+    return filters
+
+
+class RatesView(APIView):
+    @extend_schema(
+        operation_id="stats_rates",
+        summary="Complication rates per window, term and system organ class",
+        description=(
+            "Units (fractures, procedures or patients) with at least one complication in each "
+            "window, over the units at risk, with the 95 % Wilson interval and the minor/major "
+            "split by each unit's highest grade (domain rules, section 4)."
+        ),
+        parameters=[RatesQuerySerializer],
+        responses=_responses(RatesSerializer),
+        tags=["statistics"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            live.cached_rates(user=request.user, **_filters(request, RatesQuerySerializer))
+        )
+
+
+class CohortView(APIView):
+    @extend_schema(
+        operation_id="stats_cohort",
+        summary="The study population: patients, age, procedures, fractures, follow-up",
+        parameters=[CohortQuerySerializer],
+        responses=_responses(CohortSerializer),
+        tags=["statistics"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            live.cached_cohort(user=request.user, **_filters(request, CohortQuerySerializer))
+        )
+
+
+class BreakdownView(APIView):
+    @extend_schema(
+        operation_id="stats_breakdown",
+        summary="Chart data: rates per quarter, per fracture type and site; grade distribution",
+        parameters=[RatesQuerySerializer],
+        responses=_responses(BreakdownSerializer),
+        tags=["statistics"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            live.cached_breakdown(user=request.user, **_filters(request, RatesQuerySerializer))
+        )
+
+
+class VersionView(APIView):
+    @extend_schema(
+        operation_id="stats_version",
+        summary="The statistics version, for live dashboards",
+        description="Cheap to poll: refetch the rates only when it changes.",
+        responses={200: VersionSerializer, 401: OpenApiResponse(description="Not authenticated.")},
+        tags=["statistics"],
+    )
+    def get(self, request: Request) -> Response:
+        response = Response({"version": live.stats_version()})
+        add_never_cache_headers(response)
+        return response
