@@ -249,7 +249,10 @@ class Profile(models.Model):
     """Per-user preferences that are not clinical data (so no history, no department)."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile", verbose_name=_("user")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="profile",
+        verbose_name=_("user"),
     )
     language = models.CharField(
         _("interface language"), max_length=5, choices=Language.choices, blank=True, default=""
@@ -262,7 +265,9 @@ class Profile(models.Model):
     class Meta:
         verbose_name = _("profile")
         constraints = [
-            models.CheckConstraint(condition=Q(language__in=Language.values), name="profile_language_valid"),
+            models.CheckConstraint(
+                condition=Q(language__in=Language.values), name="profile_language_valid"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,13 +1,63 @@
-from django.contrib.auth.decorators import login_not_required
-from django.core.paginator import Paginator
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+"""Pages of the core app: home, case entry (patient, procedure, fractures, follow-ups,
+complications), the case and patient lists, the follow-up worklist and the user's profile.
 
+Views are thin: forms parse, the services write (and raise ``ValidationError`` dicts that are
+mapped back onto the form fields), the selectors read, always through ``scope_to_user``: another
+department's case is a 404. Each case page is rendered in its department's time zone, so typed
+and shown times are the department's wall clock.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required, permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from complications import ctcae
+from complications.models import ComplicationEvent, CtcaeTerm, Window
+from complications.services import (
+    complication_record,
+    complication_update,
+    core_term,
+    grading_preview,
+)
+from registry.forms import (
+    CaseForm,
+    ComplicationForm,
+    FollowUpForm,
+    FractureFormSet,
+    ListFilterForm,
+    ProfileForm,
+    WorklistFilterForm,
+    add_service_errors,
+    term_checklist,
+    term_label,
+)
+from registry.models import Department, FollowUp, Language, Procedure, Profile
 from registry.scoping import scope_to_user, visible_departments
-from registry.models import Procedure
-from registry.selectors import procedure_list
+from registry.selectors import follow_up_worklist, patient_search, procedure_search
+from registry.services import follow_up_create, fracture_create, patient_create, procedure_create
+
+PAGE_SIZE = 25
+TERM_RESULTS = 15
+SEVERITY_LABELS = {"minor": gettext_lazy("minor"), "major": gettext_lazy("major")}
 
 
 @require_GET
@@ -29,25 +79,557 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+# --- lists -------------------------------------------------------------------------------------
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    """The list's filters as a query string, for the pagination links."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
 @require_GET
 def case_list(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "")
-    page = Paginator(procedure_list(user=request.user, search=search), 25).get_page(request.GET.get("page"))
-    return render(request, "registry/case_list.html", {"page": page, "q": search})
+    form = ListFilterForm(request.GET or None, departments=visible_departments(request.user))
+    filters = form.filters() if form.is_bound else {}
+    procedures = procedure_search(
+        user=request.user,
+        search=filters.get("q") or "",
+        department=filters.get("department"),
+        guidance=filters.get("guidance") or "",
+        date_from=filters.get("date_from"),
+        date_to=filters.get("date_to"),
+        has_complications=filters.get("has_complications") or "",
+    )
+    page = Paginator(procedures, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "registry/case_list.html",
+        {"page": page, "form": form, "query": _query_without_page(request)},
+    )
 
 
 @require_GET
-def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = get_object_or_404(
+def patient_list(request: HttpRequest) -> HttpResponse:
+    form = ListFilterForm(request.GET or None, departments=visible_departments(request.user))
+    filters = form.filters() if form.is_bound else {}
+    patients = patient_search(
+        user=request.user,
+        search=filters.get("q") or "",
+        department=filters.get("department"),
+        guidance=filters.get("guidance") or "",
+        date_from=filters.get("date_from"),
+        date_to=filters.get("date_to"),
+        has_complications=filters.get("has_complications") or "",
+    )
+    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "registry/patient_list.html",
+        {"page": page, "form": form, "query": _query_without_page(request)},
+    )
+
+
+# --- a new case: patient + procedure + fractures in one submit ---------------------------------
+
+
+def _department_for(request: HttpRequest, departments: QuerySet[Department]) -> Department | None:
+    """The department the case is entered in: the posted one if visible, else the first."""
+    posted = request.POST.get("department") or request.GET.get("department")
+    chosen = departments.filter(pk=posted).first() if posted and posted.isdigit() else None
+    return chosen or departments.first()
+
+
+def _save_case(form: CaseForm, formset: Any) -> Procedure | None:
+    """Write the case through the services, all or nothing; map any refusal onto the form."""
+    data = form.cleaned_data
+    target: Any = form
+    try:
+        with transaction.atomic():
+            patient = form.patient or patient_create(
+                department=data["department"],
+                registry_id=data["registry_id"],
+                sex=data["sex"],
+                birth_date=data["birth_date"],
+                hospital_number=data.get("hospital_number") or "",
+            )
+            procedure = procedure_create(
+                patient=patient,
+                started_at=data["started_at"],
+                ended_at=data["ended_at"],
+                guidance=data["guidance"],
+                anesthesia=data["anesthesia"],
+                operator=data.get("operator") or "",
+            )
+            for fracture_form in formset.forms:
+                if not fracture_form.has_changed() or fracture_form.cleaned_data.get("DELETE"):
+                    continue
+                target = fracture_form
+                values = {k: v for k, v in fracture_form.cleaned_data.items() if k != "DELETE"}
+                fracture_create(procedure=procedure, **values)
+    except ValidationError as error:
+        add_service_errors(target, error)
+        return None
+    return procedure
+
+
+@permission_required("registry.add_procedure", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def case_create(request: HttpRequest) -> HttpResponse:
+    departments = visible_departments(request.user)
+    department = _department_for(request, departments)
+    if department is None:
+        messages.error(request, _("You belong to no department: ask an administrator."))
+        return redirect("home")
+    with timezone.override(ZoneInfo(department.time_zone)):
+        if request.method == "POST":
+            form = CaseForm(request.POST, departments=departments)
+            formset = FractureFormSet(request.POST, prefix="fractures")
+            if form.is_valid() and formset.is_valid():
+                procedure = _save_case(form, formset)
+                if procedure is not None:
+                    messages.success(
+                        request, _("Case of %(id)s saved.") % {"id": procedure.patient.registry_id}
+                    )
+                    return redirect("case-detail", pk=procedure.pk)
+        else:
+            form = CaseForm(
+                initial={
+                    "department": department.pk,
+                    "registry_id": request.GET.get("registry_id", ""),
+                    "started_at": timezone.localtime().replace(second=0, microsecond=0),
+                    "guidance": department.default_guidance,
+                },
+                departments=departments,
+            )
+            formset = FractureFormSet(prefix="fractures")
+        return render(
+            request,
+            "registry/case_form.html",
+            {"form": form, "formset": formset, "department": department},
+        )
+
+
+# --- the case page: follow-ups, complications, timeline ----------------------------------------
+
+
+def _procedure_for(request: HttpRequest, pk: int) -> Procedure:
+    return get_object_or_404(
         scope_to_user(Procedure.objects.select_related("patient__department"), request.user), pk=pk
     )
+
+
+def _zone(procedure: Procedure) -> ZoneInfo:
+    return ZoneInfo(procedure.patient.department.time_zone)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One event drawn on the case timeline."""
+
+    x: float
+    label: str
+    title: str
+    css: str
+
+
+# The timeline's horizontal layout (SVG user units): the procedure, the first 24 hours
+# (linear), then the delayed window on a log scale so that a 6-month event still fits.
+TL_LEFT, TL_END, TL_DAY, TL_RIGHT = 60.0, 200.0, 520.0, 960.0
+TL_TICKS_HOURS = (6, 12, 72, 168, 720, 2160, 8760)
+
+
+def _timeline_x(hours: float | None, *, fraction: float, horizon: float) -> float:
+    """x of an event ``hours`` after the end (None: during the procedure at ``fraction``)."""
+    if hours is None or hours <= 0:
+        return TL_LEFT + (TL_END - TL_LEFT) * min(max(fraction, 0.0), 1.0)
+    if hours < 24:
+        return TL_END + (TL_DAY - TL_END) * hours / 24
+    return TL_DAY + (TL_RIGHT - TL_DAY) * math.log(hours / 24) / math.log(horizon / 24)
+
+
+def _tick_label(hours: int) -> str:
+    if hours < 24:
+        return _("%(n)d h") % {"n": hours}
+    if hours < 24 * 365:
+        return _("%(n)d d") % {"n": hours // 24}
+    return _("1 y")
+
+
+def case_timeline(
+    procedure: Procedure, follow_ups: list[FollowUp], complications: list[ComplicationEvent]
+) -> dict[str, Any]:
+    """Geometry of the case timeline: procedure, follow-ups and complications on one time axis.
+
+    Drawn server-side as inline SVG, so it needs no script, prints, and shows in the e-mails'
+    and the screenshots' HTML alike. Date-only onsets are placed at local noon (hollow mark).
+    """
+    zone = _zone(procedure)
+    end = procedure.ended_at
+    duration = max((end - procedure.started_at).total_seconds(), 1.0)
+
+    def after_end(moment: datetime) -> float:
+        return (moment - end).total_seconds() / 3600
+
+    def fraction(moment: datetime) -> float:
+        return (moment - procedure.started_at).total_seconds() / duration
+
+    placed: list[tuple[str, float | None, float, Any]] = []
+    for follow_up in follow_ups:
+        hours = after_end(follow_up.contact_at)
+        placed.append(("follow_up", hours, fraction(follow_up.contact_at), follow_up))
+    for event in complications:
+        if event.during_procedure:
+            placed.append(("complication", None, 0.5, event))
+        elif event.onset_at is not None:
+            placed.append(
+                ("complication", after_end(event.onset_at), fraction(event.onset_at), event)
+            )
+        else:
+            noon = datetime.combine(event.onset_date, time(12), tzinfo=zone)
+            placed.append(("complication", after_end(noon), fraction(noon), event))
+    latest = max((hours or 0 for _kind, hours, _f, _obj in placed), default=0.0)
+    horizon = max(latest * 1.2, 24 * 30.0)
+
+    follow_marks, complication_marks = [], []
+    for kind, hours, frac, obj in placed:
+        x = _timeline_x(hours, fraction=frac, horizon=horizon)
+        if kind == "follow_up":
+            when = timezone.localtime(obj.contact_at, zone).strftime("%Y-%m-%d %H:%M")
+            follow_marks.append(Mark(x, "", f"{obj.get_kind_display()} {when}", "tl-follow-up"))
+        else:
+            date_only = obj.onset_date is not None
+            css = f"tl-complication tl-{obj.severity}" + (" tl-date-only" if date_only else "")
+            title = _("%(term)s, grade %(grade)s, %(window)s") % {
+                "term": obj.term.name,
+                "grade": obj.grade,
+                "window": obj.get_window_display(),
+            }
+            complication_marks.append(Mark(x, str(obj.grade), title, css))
+    ticks = [
+        Mark(_timeline_x(float(h), fraction=1, horizon=horizon), _tick_label(h), "", "tl-tick")
+        for h in TL_TICKS_HOURS
+        if h <= horizon
+    ]
+    return {
+        "left": TL_LEFT,
+        "end": TL_END,
+        "day": TL_DAY,
+        "right": TL_RIGHT,
+        "per_width": TL_END - TL_LEFT,
+        "early_width": TL_DAY - TL_END,
+        "delayed_width": TL_RIGHT - TL_DAY,
+        "ticks": ticks,
+        "follow_ups": follow_marks,
+        "complications": complication_marks,
+    }
+
+
+def _render_case(
+    request: HttpRequest, procedure: Procedure, follow_up_form: FollowUpForm | None = None
+) -> HttpResponse:
+    fractures = procedure.fractures.all()
+    follow_ups = list(procedure.follow_ups.prefetch_related("fractures"))
+    complications = list(
+        procedure.complications.select_related("term").prefetch_related("fractures")
+    )
+    if follow_up_form is None:
+        follow_up_form = FollowUpForm(
+            initial={"contact_at": timezone.localtime().replace(second=0, microsecond=0)},
+            fractures=fractures,
+        )
     return render(
         request,
         "registry/case_detail.html",
         {
             "procedure": procedure,
-            "fractures": procedure.fractures.all(),
-            "follow_ups": procedure.follow_ups.prefetch_related("fractures"),
-            "complications": procedure.complications.select_related("term").prefetch_related("fractures"),
+            "fractures": fractures,
+            "follow_ups": follow_ups,
+            "complications": complications,
+            "follow_up_form": follow_up_form,
+            "timeline": case_timeline(procedure, follow_ups, complications),
+            "can_edit": request.user.has_perm("registry.add_followup"),
         },
     )
+
+
+@require_GET
+def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    procedure = _procedure_for(request, pk)
+    with timezone.override(_zone(procedure)):
+        return _render_case(request, procedure)
+
+
+@permission_required("registry.add_followup", raise_exception=True)
+@require_POST
+def follow_up_add(request: HttpRequest, pk: int) -> HttpResponse:
+    procedure = _procedure_for(request, pk)
+    with timezone.override(_zone(procedure)):
+        form = FollowUpForm(request.POST, fractures=procedure.fractures.all())
+        if form.is_valid():
+            try:
+                follow_up_create(
+                    procedure=procedure,
+                    contact_at=form.cleaned_data["contact_at"],
+                    kind=form.cleaned_data["kind"],
+                    fractures=list(form.cleaned_data["fractures"]) or None,
+                    notes=form.cleaned_data["notes"],
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(request, _("Follow-up contact recorded."))
+                return redirect(reverse("case-detail", args=[procedure.pk]) + "#follow-ups")
+        return _render_case(request, procedure, follow_up_form=form)
+
+
+# --- complications -----------------------------------------------------------------------------
+
+
+def _term_json(term: CtcaeTerm) -> dict[str, Any]:
+    """A term as the complication form's script needs it: label, grades and checklist."""
+    core = core_term(term)
+    return {
+        "code": term.code,
+        "term": term.name,
+        "soc": term.soc,
+        "label": term_label(term),
+        "other_specify": core.is_other_specify,
+        "grades": {str(g): text for g, text in term.grades.items()},
+        "grades_available": list(core.grades_available),
+        "checklist": [[g, clauses] for g, clauses in sorted(term_checklist(term).items())],
+    }
+
+
+def _complication_page(
+    request: HttpRequest, procedure: Procedure, form: ComplicationForm, event: Any = None
+) -> HttpResponse:
+    term = form.term_obj
+    checked = set(form["criteria"].value() or [])
+    criteria_groups = (
+        [
+            (grade, [(clause, clause in checked) for clause in clauses])
+            for grade, clauses in sorted(term_checklist(term).items())
+        ]
+        if term is not None
+        else []
+    )
+    config = {
+        "preview_url": reverse("case-complication-preview", args=[procedure.pk]),
+        "terms_url": reverse("case-terms"),
+        "term": _term_json(term) if term is not None else None,
+        "labels": {name: str(field.label) for name, field in form.fields.items()},
+        "i18n": {
+            "grade": _("Grade"),
+            "no_grade": _("No grade yet: record the facts."),
+            "hours_after_end": _("%(hours)s h after the end"),
+            "no_match": _("No term matches."),
+            "grade_missing": _("this grade does not exist for the term"),
+            "overridden": _("Overridden to %(grade)s"),
+        },
+    }
+    return render(
+        request,
+        "registry/complication_form.html",
+        {
+            "procedure": procedure,
+            "form": form,
+            "event": event,
+            "term": term,
+            "criteria_groups": criteria_groups,
+            "config": config,
+        },
+    )
+
+
+def _save_complication(
+    request: HttpRequest, procedure: Procedure, form: ComplicationForm, event: Any
+) -> HttpResponse | None:
+    fractures = list(form.cleaned_data["fractures"]) or None
+    try:
+        if event is None:
+            complication_record(
+                procedure=procedure,
+                fractures=fractures,
+                actor=request.user,
+                **form.service_kwargs(),
+            )
+        else:
+            complication_update(event=event, fractures=fractures, **form.service_kwargs())
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return None
+    messages.success(request, _("Complication saved."))
+    return HttpResponseRedirect(reverse("case-detail", args=[procedure.pk]) + "#complications")
+
+
+@permission_required("complications.add_complicationevent", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def complication_create(request: HttpRequest, pk: int) -> HttpResponse:
+    procedure = _procedure_for(request, pk)
+    fractures = procedure.fractures.all()
+    with timezone.override(_zone(procedure)):
+        if request.method == "POST":
+            form = ComplicationForm(request.POST, fractures=fractures)
+            if form.is_valid() and (done := _save_complication(request, procedure, form, None)):
+                return done
+        else:
+            form = ComplicationForm(
+                initial={"onset_at": timezone.localtime().replace(second=0, microsecond=0)},
+                fractures=fractures,
+            )
+        return _complication_page(request, procedure, form)
+
+
+@permission_required("complications.change_complicationevent", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def complication_edit(request: HttpRequest, pk: int, event_pk: int) -> HttpResponse:
+    procedure = _procedure_for(request, pk)
+    event = get_object_or_404(
+        procedure.complications.select_related("term").prefetch_related("fractures"), pk=event_pk
+    )
+    fractures = procedure.fractures.all()
+    with timezone.override(_zone(procedure)):
+        if request.method == "POST":
+            form = ComplicationForm(request.POST, fractures=fractures)
+            if form.is_valid() and (done := _save_complication(request, procedure, form, event)):
+                return done
+        else:
+            form = ComplicationForm(
+                initial=ComplicationForm.initial_for(event), fractures=fractures
+            )
+        return _complication_page(request, procedure, form, event)
+
+
+def _errors(form: ComplicationForm) -> dict[str, list[str]]:
+    return {field or "__all__": [str(m) for m in msgs] for field, msgs in form.errors.items()}
+
+
+@require_POST
+def complication_preview(request: HttpRequest, pk: int) -> JsonResponse:
+    """The live grade and window of the complication form as it stands (nothing is saved).
+
+    The page posts the whole form here (debounced): the same form class parses it, so the
+    preview and the save can never read the facts differently.
+    """
+    procedure = _procedure_for(request, pk)
+    with timezone.override(_zone(procedure)):
+        form = ComplicationForm(request.POST, fractures=procedure.fractures.all())
+        form.is_valid()
+        errors = _errors(form)
+        result: dict[str, Any] = {
+            "grade": None,
+            "severity": None,
+            "rationale": "",
+            "warnings": [],
+            "grades_available": [],
+            "window": None,
+            "hours_after_end": None,
+        }
+        term = form.term_obj
+        if term is not None:
+            result["grades_available"] = list(core_term(term).grades_available)
+            try:
+                graded = grading_preview(
+                    term=term.code, facts=form.facts(), sex=procedure.patient.sex
+                )
+            except ValidationError as error:
+                errors.setdefault("facts", []).extend(error.message_dict.get("facts", []))
+            else:
+                result.update(
+                    grade=graded.grade,
+                    severity=graded.severity,
+                    severity_label=str(SEVERITY_LABELS[graded.severity]),
+                    rationale=graded.rationale,
+                    warnings=list(graded.warnings),
+                )
+        onset = form.onset()
+        if not ({"onset_at", "onset_date", "onset_kind"} & set(form.errors)) and (
+            onset["during_procedure"] or onset["onset_at"] or onset["onset_date"]
+        ):
+            try:
+                timing = ctcae.classify_onset(
+                    started_at=procedure.started_at,
+                    ended_at=procedure.ended_at,
+                    time_zone=procedure.patient.department.time_zone,
+                    **onset,
+                )
+            except ctcae.TimingError as error:
+                errors.setdefault(error.field, []).append(str(error))
+            else:
+                result.update(
+                    window=timing.window,
+                    window_label=str(Window(timing.window).label),
+                    hours_after_end=timing.hours_after_end,
+                )
+    result["errors"] = errors
+    return JsonResponse(result)
+
+
+@require_GET
+def term_search(request: HttpRequest) -> JsonResponse:
+    """CTCAE terms whose name contains, or whose code starts with, ``q`` (the term box)."""
+    query = request.GET.get("q", "").strip()
+    if not query:
+        return JsonResponse({"results": []})
+    terms = (
+        CtcaeTerm.objects.filter(code__startswith=query)
+        if query.isdigit()
+        else (CtcaeTerm.objects.filter(name__icontains=query))
+    )
+    # Names starting with the query first: "inf" offers "Infusion..." before "Joint infection".
+    ranked = sorted(
+        terms[:200], key=lambda t: (not t.name.lower().startswith(query.lower()), t.name)
+    )
+    results = [_term_json(term) for term in ranked[:TERM_RESULTS]]
+    return JsonResponse({"results": results})
+
+
+# --- worklist and profile ----------------------------------------------------------------------
+
+
+@require_GET
+def worklist(request: HttpRequest) -> HttpResponse:
+    departments = visible_departments(request.user)
+    form = WorklistFilterForm(request.GET or None, departments=departments)
+    department = form.cleaned_data.get("department") if form.is_bound and form.is_valid() else None
+    items = follow_up_worklist(user=request.user, department=department)
+    items.sort(key=lambda item: (not item.overdue, item.due_at))
+    return render(
+        request,
+        "registry/worklist.html",
+        {
+            "form": form,
+            "items": items,
+            "overdue": sum(item.overdue for item in items),
+            "now": timezone.now(),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    instance, _created = Profile.objects.get_or_create(user=request.user)
+    form = ProfileForm(request.POST or None, instance=instance, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        request.user.email = form.cleaned_data["email"]
+        request.user.save(update_fields=["email"])
+        messages.success(request, _("Profile saved."))
+        return redirect("profile")
+    return render(request, "registry/profile.html", {"form": form})
+
+
+@require_POST
+def profile_language(request: HttpRequest) -> HttpResponse:
+    """The navigation's language switcher: the choice is kept in the profile, on every device."""
+    language = request.POST.get("language", "")
+    if language in Language.values:
+        Profile.objects.update_or_create(user=request.user, defaults={"language": language})
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("home")
+    return redirect(target)
