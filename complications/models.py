@@ -155,3 +155,84 @@ class ComplicationEvent(models.Model):
     @property
     def severity(self) -> str:
         return "major" if self.grade >= 3 else "minor"
+
+
+class ExportJob(models.Model):
+    """A background export: who asked, over which departments, what, and how far it got.
+
+    The departments are frozen at creation (the owner's visible departments
+    then), so a job queued before a change of membership exports no more than
+    its owner could see when asking. ``file`` is set only once the whole file
+    has been written and moved into place; the constraints keep a half-written
+    or failed export from ever being downloadable.
+    """
+
+    class Format(models.TextChoices):
+        CSV = "csv", _("CSV")
+        XLSX = "xlsx", _("Excel (XLSX)")
+        FHIR = "fhir", _("HL7 FHIR R4 (JSON)")
+
+    class Kind(models.TextChoices):
+        CASES = "cases", _("Cases (one row per fracture)")
+        COMPLICATIONS = "complications", _("Complications (one row per event)")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="export_jobs",
+        verbose_name=_("owner"),
+    )
+    departments = models.ManyToManyField(
+        "registry.Department", related_name="+", verbose_name=_("departments in scope")
+    )
+    format = models.CharField(_("format"), max_length=8, choices=Format.choices)
+    kind = models.CharField(
+        _("kind"), max_length=16, choices=Kind.choices, blank=True, default="",
+        help_text=_("Which table a CSV export holds; XLSX holds both, FHIR has no kind."),
+    )
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    error = models.TextField(_("error"), blank=True, default="")
+    file = models.FileField(_("file"), upload_to="exports/", blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("export job")
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="exportjob_owner_created_idx")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(format__in=["csv", "xlsx", "fhir"]), name="exportjob_format_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(format="csv", kind__in=["cases", "complications"])
+                | (~Q(format="csv") & Q(kind="")),
+                name="exportjob_kind_only_for_csv",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"]),
+                name="exportjob_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__lte=100), name="exportjob_progress_range"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="done") | ~Q(file=""), name="exportjob_done_has_file"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="done") | Q(file=""), name="exportjob_file_only_when_done"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_format_display()} export #{self.pk} ({self.get_status_display()})"

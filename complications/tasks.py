@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from typing import Any
 
+from celery import Task, shared_task
+from django.db import OperationalError
+
+from complications.exports import export_job_fail, export_job_run
+from complications.models import ExportJob
 from complications.services import complications_regrade
 
 
@@ -11,3 +16,34 @@ from complications.services import complications_regrade
 def regrade_all() -> dict[str, int]:
     """Re-grade every complication after the catalogue changed; idempotent."""
     return complications_regrade()
+
+
+class _ExportTask(Task):
+    """Marks the job failed once the retries are spent, so no job stays "running" forever."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:  # type: ignore[no-untyped-def]
+        job_id = args[0] if args else kwargs["job_id"]
+        export_job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+
+
+@shared_task(
+    base=_ExportTask,
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def export_run(job_id: int) -> dict[str, Any]:
+    """Write an export job's file; idempotent, a done job is left alone.
+
+    Only a database that cannot be reached (``OperationalError``) is retried,
+    with exponential backoff; any other error fails the job at once (the
+    service records it), since running the same export again would fail again.
+    """
+    try:
+        job = export_job_run(job_id=job_id)
+    except ExportJob.DoesNotExist:  # deleted with its owner before it ran: nothing to do
+        return {"id": job_id, "status": "deleted", "progress": 0}
+    return {"id": job.pk, "status": job.status, "progress": job.progress}

@@ -5,3 +5,14 @@ from complications import views
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
 ]
+urlpatterns += [
+    path("dashboard/report/", views.report, name="dashboard-report"),
+    path("dashboard/data-quality/", views.data_quality, name="dashboard-data-quality"),
+]
+
+from complications import export_views  # noqa: E402
+
+urlpatterns += [
+    path("exports/", export_views.exports_page, name="exports"),
+    path("account/api-token/", export_views.api_token, name="account-api-token"),
+]

@@ -1,0 +1,120 @@
+"""Pages for exports and API tokens.
+
+``/exports/``: start a background export with the dashboard's filters and
+watch its progress (``static/js/exports.js`` polls the job's API URL every
+second). ``/account/api-token/``: create, regenerate and revoke the user's API
+token (DRF's authtoken: one token per user) without going through the admin.
+Thin views: the services in ``complications.exports`` and the authtoken model
+do the work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods
+from rest_framework.authtoken.models import Token
+
+from complications import exports
+from complications.models import ExportJob
+from complications.views import StatsFilterForm
+
+JOBS_SHOWN = 50
+
+
+class ExportStartForm(forms.Form):
+    format = forms.ChoiceField(label=_("Format"), choices=ExportJob.Format.choices)
+    kind = forms.ChoiceField(
+        label=_("Table (CSV)"),
+        choices=ExportJob.Kind.choices,
+        initial=ExportJob.Kind.COMPLICATIONS,
+        required=False,
+        help_text=_("An XLSX export holds both tables; a FHIR export holds every resource."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs["class"] = "form-select form-select-sm"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("format") != ExportJob.Format.CSV:
+            cleaned["kind"] = ""
+        return cleaned
+
+
+def _job_rows(jobs: list[ExportJob]) -> list[dict[str, Any]]:
+    """What the page and its script need of each job."""
+    return [
+        {
+            "job": job,
+            "api_url": reverse("export-job-detail", args=[job.pk]),
+            "download_url": reverse("export-job-download", args=[job.pk]),
+            "finished": job.status in (ExportJob.Status.DONE, ExportJob.Status.FAILED),
+        }
+        for job in jobs
+    ]
+
+
+@require_http_methods(["GET", "POST"])
+def exports_page(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm(exports.EXPORT_DATA):
+        raise PermissionDenied
+    data = request.POST if request.method == "POST" else None
+    start_form = ExportStartForm(data)
+    # GET: the filters come prefilled from the query string (a dashboard link).
+    filter_form = StatsFilterForm(data if data is not None else request.GET, user=request.user)
+    if request.method == "POST" and start_form.is_valid() and filter_form.is_valid():
+        job = exports.export_job_create(
+            owner=request.user,
+            format=start_form.cleaned_data["format"],
+            kind=start_form.cleaned_data["kind"],
+            filters=filter_form.filters(),
+        )
+        messages.success(request, _("Export #%(id)s started.") % {"id": job.pk})
+        return redirect("exports")
+    jobs = list(ExportJob.objects.filter(owner=request.user)[:JOBS_SHOWN])
+    context = {
+        "start_form": start_form,
+        "filter_form": filter_form,
+        "forms": (start_form, filter_form),
+        "jobs": _job_rows(jobs),
+        "exports_config": {
+            "pollMs": 1000,
+            "labels": {str(value): str(label) for value, label in ExportJob.Status.choices}
+            | {"download": str(_("Download")), "offline": str(_("Cannot reach the server."))},
+        },
+    }
+    return render(request, "complications/exports.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def api_token(request: HttpRequest) -> HttpResponse:
+    """Show the user's API token; POST ``action=create`` makes a new one (the old
+    one stops working at once), ``action=revoke`` deletes it."""
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action not in ("create", "revoke"):
+            return HttpResponseBadRequest(_("Unknown action."))
+        with transaction.atomic():
+            Token.objects.filter(user=request.user).delete()
+            if action == "create":
+                Token.objects.create(user=request.user)
+        if action == "create":
+            messages.success(
+                request, _("A new API token was created; any previous one no longer works.")
+            )
+        else:
+            messages.info(request, _("Your API token was revoked."))
+        return redirect("account-api-token")
+    token = Token.objects.filter(user=request.user).first()
+    return render(request, "complications/api_token.html", {"token": token})
