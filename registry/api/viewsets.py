@@ -134,6 +134,19 @@ class ServiceModelViewSet(ETagRetrieveMixin, viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Any]:
         return scope_to_user(self.base_queryset.all(), self.request.user)
 
+    def check_permissions(self, request: Request) -> None:
+        """A record the user cannot see is a 404 before anything else, even for a write
+        they would not be allowed to make: a 403 would tell them it exists."""
+        lookup = self.lookup_url_kwarg or self.lookup_field
+        if request.user.is_authenticated and lookup in self.kwargs:
+            try:
+                visible = self.get_queryset().filter(**{self.lookup_field: self.kwargs[lookup]}).exists()
+            except (ValueError, TypeError, DjangoValidationError):
+                visible = False
+            if not visible:
+                raise exceptions.NotFound()
+        super().check_permissions(request)
+
     def service_create(self, data: dict[str, Any]) -> Model:
         raise NotImplementedError
 

@@ -1,0 +1,154 @@
+"""Every endpoint and page x every role x own/other department, with the expected status.
+
+Roles: anonymous, radiologist, department head, data manager, API client and
+administrator of department A, and a radiologist of department B (the
+outsider), who must neither see nor infer A's records: for him they are 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from rest_framework.test import APIClient
+
+from complications.services import complication_record
+from tests import factories
+from tests.conftest import PASSWORD, api_client_for
+
+PARIS = ZoneInfo("Europe/Paris")
+ROLES = ["anonymous", "radiologist", "head", "data_manager", "api_user", "outsider", "admin_user"]
+WRITERS = {"radiologist", "data_manager", "admin_user"}
+READERS_OF_A = {"radiologist", "head", "data_manager", "api_user", "admin_user"}
+
+
+@pytest.fixture
+def records(department, other_department):
+    patient = factories.patient(department)
+    procedure = factories.procedure(patient, started_at=datetime(2020, 3, 4, 9, tzinfo=PARIS))
+    fracture = factories.fracture(procedure)
+    follow_up = factories.follow_up(procedure, hours_after_end=20)
+    complication = complication_record(procedure=procedure, term="10048038", facts={"intervention": "oral"},
+                                       onset_at=procedure.ended_at + timedelta(hours=2))
+    return {
+        "departments": department.pk, "patients": patient.pk, "procedures": procedure.pk,
+        "fractures": fracture.pk, "follow-ups": follow_up.pk, "complications": complication.pk,
+    }
+
+
+@pytest.fixture
+def as_role(request, radiologist, head, data_manager, api_user, outsider, admin_user):
+    users = {"radiologist": radiologist, "head": head, "data_manager": data_manager, "api_user": api_user,
+             "outsider": outsider, "admin_user": admin_user}
+
+    def client_for(role: str) -> APIClient:
+        return APIClient() if role == "anonymous" else api_client_for(users[role])
+
+    return client_for
+
+
+RESOURCES = ["departments", "patients", "procedures", "fractures", "follow-ups", "complications"]
+
+
+def _expected_read(role: str) -> int:
+    if role == "anonymous":
+        return 401
+    return 200 if role in READERS_OF_A else 404
+
+
+def _expected_write(role: str, resource: str) -> int:
+    if role == "anonymous":
+        return 401
+    if role == "outsider":
+        return 404
+    if resource == "departments":
+        return 200 if role == "admin_user" else 403
+    return 200 if role in WRITERS else 403
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("role", ROLES)
+def test_reading_a_record_of_department_a(records, as_role, role, resource):
+    response = as_role(role).get(f"/api/v1/{resource}/{records[resource]}/")
+    assert response.status_code == _expected_read(role)
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("role", ROLES)
+def test_listing_shows_department_a_only_to_its_members(records, as_role, role, resource):
+    response = as_role(role).get(f"/api/v1/{resource}/")
+    if role == "anonymous":
+        assert response.status_code == 401
+        return
+    assert response.status_code == 200
+    ids = {item["id"] for item in response.json()["results"]}
+    assert (records[resource] in ids) == (role in READERS_OF_A)
+
+
+PATCHES = {
+    "departments": {"name": "Renamed"},
+    "patients": {"sex": "male"},
+    "procedures": {"operator": "JG"},
+    "fractures": {"screws": 2},
+    "follow-ups": {"kind": "phone"},
+    "complications": {"description": "Reviewed"},
+}
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("role", ROLES)
+def test_changing_a_record_of_department_a(records, as_role, role, resource):
+    response = as_role(role).patch(f"/api/v1/{resource}/{records[resource]}/", PATCHES[resource], format="json")
+    assert response.status_code == _expected_write(role, resource), response.content
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_creating_a_follow_up_in_department_a(records, as_role, role):
+    ended = datetime(2020, 3, 4, 10, 30, tzinfo=PARIS)
+    response = as_role(role).post(
+        "/api/v1/follow-ups/",
+        {"procedure": records["procedures"], "contact_at": (ended + timedelta(days=30)).isoformat(), "kind": "clinical"},
+        format="json",
+    )
+    expected = {"anonymous": 401, "outsider": 400}.get(role, 201 if role in WRITERS else 403)
+    assert response.status_code == expected, response.content
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_rates_of_department_a(records, as_role, role):
+    response = as_role(role).get("/api/v1/stats/rates/", {"department": records["departments"]})
+    assert response.status_code == _expected_read(role)
+    if response.status_code == 200:
+        assert response.json()["windows"]["early"]["events"] == 1
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_unfiltered_rates_never_count_another_department(records, as_role, role):
+    response = as_role(role).get("/api/v1/stats/rates/")
+    if role == "anonymous":
+        assert response.status_code == 401
+        return
+    at_risk = response.json()["windows"]["per_procedural"]["at_risk"]
+    assert at_risk == (1 if role in READERS_OF_A else 0)
+
+
+PAGES = ["/", "/cases/", "/dashboard/"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("role", ROLES)
+def test_pages_need_a_login(client, records, radiologist, head, data_manager, api_user, outsider, admin_user, role, page):
+    if role != "anonymous":
+        assert client.login(username={"admin_user": "admin"}.get(role, role), password=PASSWORD)
+    response = client.get(page)
+    assert response.status_code == (302 if role == "anonymous" else 200)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_case_page_of_department_a(client, records, radiologist, head, data_manager, api_user, outsider,
+                                       admin_user, role):
+    if role != "anonymous":
+        assert client.login(username={"admin_user": "admin"}.get(role, role), password=PASSWORD)
+    response = client.get(f"/cases/{records['procedures']}/")
+    assert response.status_code == {"anonymous": 302, "outsider": 404}.get(role, 200)
