@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from complications import ctcae
 from complications.live import bump_stats_version
 from complications.models import ComplicationEvent, CtcaeTerm
+from registry.audit import change_reason
 from registry.models import Fracture, Procedure
 from registry.services import resolve_fractures
 
@@ -209,6 +210,7 @@ def complication_record(
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     _set_onset(event, onset_at=onset_at, onset_date=onset_date, during_procedure=during_procedure)
+    event._change_reason = change_reason(event.override_reason)
     return _save(event, fractures, replace_fractures=True)
 
 
@@ -220,12 +222,15 @@ UPDATABLE = {
 
 @transaction.atomic
 def complication_update(
-    *, event: ComplicationEvent, fractures: Iterable[Fracture | int] | None = None, **changes: Any
+    *, event: ComplicationEvent, fractures: Iterable[Fracture | int] | None = None, reason: str = "",
+    **changes: Any,
 ) -> ComplicationEvent:
     """Change a complication and re-derive its grade and window.
 
     Giving any onset field replaces the onset as a whole (the others are cleared),
-    so a PATCH from a date to a time needs only the new time.
+    so a PATCH from a date to a time needs only the new time. ``reason`` is the
+    audit trail's why; a change of the override, whichever path makes it, records
+    the override's written reason when no other is given.
     """
     unknown = set(changes) - UPDATABLE
     if unknown:
@@ -241,6 +246,9 @@ def complication_update(
             onset_at=onset.get("onset_at"), onset_date=onset.get("onset_date"),
             during_procedure=bool(onset.get("during_procedure", False)),
         )
+    event._change_reason = change_reason(
+        reason or (event.override_reason if "grade_override" in changes else "")
+    )
     return _save(event, fractures, replace_fractures=fractures is not None)
 
 
@@ -251,7 +259,8 @@ def complication_override(*, event: ComplicationEvent, grade: int | None, reason
     Both grades are kept: ``auto_grade`` stays the grading service's.
     """
     return complication_update(
-        event=event, grade_override=grade, override_reason=reason if grade is not None else ""
+        event=event, grade_override=grade, override_reason=reason if grade is not None else "",
+        reason=reason,
     )
 
 

@@ -1,15 +1,45 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from registry.models import Department, Fracture, FollowUp, Patient, Procedure
+from registry.audit.selectors import audit_name
+from registry.models import Department, FollowUp, Fracture, Patient, Procedure
 from registry.scoping import scope_to_user
 
 
 class ScopedAdmin(SimpleHistoryAdmin):
-    """Admin pages show only the user's departments' records (superusers see all)."""
+    """Admin pages show only the user's departments' records (superusers see all).
+
+    History is read-only here: the audit trail must not be rewritten through
+    any interface, so a historical version can be viewed but never reverted to
+    or edited (simple-history would otherwise save its form on POST).
+    """
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
         return scope_to_user(super().get_queryset(request), request.user)
+
+    def revert_disabled(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return True
+
+    def has_change_history_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):  # type: ignore[no-untyped-def]
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, "audit_trail") if obj is not None and audit_name(self.model) else fields
+
+    @admin.display(description=_("audit trail"))
+    def audit_trail(self, obj) -> str:  # type: ignore[no-untyped-def]
+        url = reverse("audit-record", args=(audit_name(self.model), obj.pk))
+        return format_html('<a href="{}">{}</a>', url, _("Every change, with who, when and why"))
 
 
 @admin.register(Department)

@@ -13,10 +13,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from registry.audit import change_reason
 from registry.models import Department, FollowUp, Fracture, Patient, Procedure, hash_identifier
 
 # Clocks on workstations drift; a procedure "now" may be stamped a little ahead.
@@ -83,7 +84,7 @@ def patient_create(
 
 
 @transaction.atomic
-def patient_update(*, patient: Patient, **fields: Any) -> Patient:
+def patient_update(*, patient: Patient, reason: str = "", **fields: Any) -> Patient:
     allowed = {"registry_id", "sex", "birth_date", "department"}
     unknown = set(fields) - allowed
     if unknown:
@@ -99,6 +100,7 @@ def patient_update(*, patient: Patient, **fields: Any) -> Patient:
         errors.setdefault("registry_id", []).append(_("This registry id is already used in the department."))
     _raise(errors)
     patient.full_clean()
+    patient._change_reason = change_reason(reason)
     patient.save()
     _on_commit_clinical_change()
     return patient
@@ -147,7 +149,7 @@ def procedure_create(
 
 
 @transaction.atomic
-def procedure_update(*, procedure: Procedure, **fields: Any) -> Procedure:
+def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -> Procedure:
     """Update a procedure; when its times change, every complication's window is re-derived.
 
     A change that would put an existing complication's onset before the start
@@ -170,6 +172,7 @@ def procedure_update(*, procedure: Procedure, **fields: Any) -> Procedure:
         )
     )
     procedure.full_clean()
+    procedure._change_reason = change_reason(reason)
     procedure.save()
     if times_changed:
         from complications.services import complications_rederive_for_procedure
@@ -198,7 +201,7 @@ def fracture_create(
 
 
 @transaction.atomic
-def fracture_update(*, fracture: Fracture, **fields: Any) -> Fracture:
+def fracture_update(*, fracture: Fracture, reason: str = "", **fields: Any) -> Fracture:
     allowed = {"type", "site", "side", "screws", "aetiology", "cement_augmented"}
     unknown = set(fields) - allowed
     if unknown:
@@ -206,6 +209,7 @@ def fracture_update(*, fracture: Fracture, **fields: Any) -> Fracture:
     for name, value in fields.items():
         setattr(fracture, name, value)
     fracture.full_clean()
+    fracture._change_reason = change_reason(reason)
     fracture.save()
     _on_commit_clinical_change()
     return fracture
@@ -262,7 +266,8 @@ def follow_up_create(
 
 @transaction.atomic
 def follow_up_update(
-    *, follow_up: FollowUp, fractures: Iterable[Fracture | int] | None = None, **fields: Any
+    *, follow_up: FollowUp, fractures: Iterable[Fracture | int] | None = None, reason: str = "",
+    **fields: Any,
 ) -> FollowUp:
     allowed = {"contact_at", "kind", "notes"}
     unknown = set(fields) - allowed
@@ -272,8 +277,87 @@ def follow_up_update(
         setattr(follow_up, name, value)
     _raise(_validate_follow_up(procedure=follow_up.procedure, contact_at=follow_up.contact_at))
     follow_up.full_clean()
+    follow_up._change_reason = change_reason(reason)
     follow_up.save()
     if fractures is not None:
         follow_up.fractures.set(resolve_fractures(procedure=follow_up.procedure, fractures=fractures))
     _on_commit_clinical_change()
     return follow_up
+
+
+# --- departments ----------------------------------------------------------------
+
+
+@transaction.atomic
+def department_create(
+    *, code: str, name: str, time_zone: str = "Europe/Paris", default_guidance: str = "ct"
+) -> Department:
+    department = Department(
+        code=code.strip(), name=name.strip(), time_zone=time_zone, default_guidance=default_guidance
+    )
+    department.full_clean()
+    department.save()
+    return department
+
+
+@transaction.atomic
+def department_update(*, department: Department, **fields: Any) -> Department:
+    """Update a department; a new time zone re-derives its complications' windows.
+
+    Date-only onsets are classified by the department's local day, so a time
+    zone change can move them (or make one straddle two windows, which refuses
+    the whole change).
+    """
+    allowed = {"code", "name", "time_zone", "default_guidance"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError({f: [_("This field cannot be changed.")] for f in sorted(unknown)})
+    zone_changed = "time_zone" in fields and fields["time_zone"] != department.time_zone
+    for name, value in fields.items():
+        setattr(department, name, value.strip() if name in ("code", "name") else value)
+    department.full_clean()
+    department.save()
+    if zone_changed:
+        from complications.services import complications_rederive_for_procedure
+
+        procedures = Procedure.objects.filter(
+            patient__department=department, complications__isnull=False
+        ).distinct()
+        for procedure in procedures:
+            complications_rederive_for_procedure(procedure=procedure)
+        _on_commit_clinical_change()
+    return department
+
+
+# --- deletion -------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_delete(*, record: models.Model, reason: str = "") -> None:
+    """Delete a record (and what cascades from it); refused while protected records depend on it.
+
+    A procedure with complications, or a patient with procedures, is never
+    deleted with them: the dependants must be removed deliberately first. A
+    fracture that a complication concerns is kept too: deleting it would
+    silently take the complication out of the per-fracture rates.
+    """
+    if isinstance(record, Fracture) and record.complications.exists():
+        raise ValidationError({"non_field_errors": [
+            _("This fracture is concerned by %(n)s complication(s); change or delete them first.")
+            % {"n": record.complications.count()}
+        ]})
+    try:
+        with transaction.atomic():
+            record._change_reason = change_reason(reason)  # type: ignore[attr-defined]
+            record.delete()
+    except models.ProtectedError as exc:
+        counts: dict[str, int] = {}
+        for obj in exc.protected_objects:
+            label = str(obj._meta.verbose_name_plural)
+            counts[label] = counts.get(label, 0) + 1
+        dependants = ", ".join(f"{count} {label}" for label, count in sorted(counts.items()))
+        raise ValidationError({"non_field_errors": [
+            _("This %(record)s cannot be deleted while it has %(dependants)s; delete them first.")
+            % {"record": record._meta.verbose_name, "dependants": dependants}
+        ]}) from None
+    _on_commit_clinical_change()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from registry.env import env_bool, env_int, env_list, env_str
@@ -44,22 +45,28 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "simple_history",
+    "axes",
+    "csp",
     "registry",
     "complications",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "registry.locale.ProfileLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "registry.middleware.LoginRequiredMiddleware",
+    # Last, as django-axes requires: it turns a lockout flagged in the view into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "registry.urls"
@@ -105,6 +112,26 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out username+address is refused before any password is checked.
+    "registry.audit.logins.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): 5 failures for one username from one address lock that
+# pair out for 15 minutes, on the login page and on the API token endpoint alike; a
+# success clears the count. The address is REMOTE_ADDR, or, behind TRUSTED_PROXY_COUNT
+# reverse proxies (the TLS terminator), the one they appended to X-Forwarded-For: never an
+# entry the client wrote, which would let an attacker pick a fresh "address" for every try.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "registry.audit.logins.client_address"
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lock neither count nor extend it (the lock ends 15 minutes after the
+# fifth failure), and the backend flags them, so DRF's token view gets the lockout answer.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "registry/audit_lockout.html"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -166,6 +193,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set, whatever the field is called (type / fracture_type).
+    "ENUM_NAME_OVERRIDES": {
+        "FractureTypeEnum": "registry.models.FractureType",
+        "GuidanceEnum": "registry.models.Guidance",
+    },
 }
 
 # Celery: Redis when CELERY_BROKER_URL is set; otherwise tasks run in-process
@@ -177,8 +209,25 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A broker outage must not hang a web request: publishing retries a few times within
+# about a second, then ``.delay()`` raises (see docs/operations.md for what is deferred).
+# A worker that starts before the broker keeps retrying until it is there.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
+}
+# Keep Django's LOGGING (and its identifier mask) in the worker instead of Celery's own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # Each morning, the follow-up worklist to the radiologists who opted in (their profile).
+    "worklist-digest": {
+        "task": "registry.tasks.send_worklist_digests",
+        "schedule": crontab(hour=7, minute=0),
+    },
+}
 
 CACHES = {
     "default": (
@@ -209,10 +258,38 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+# Content security policy (django-csp): every script, style, font and image comes from this
+# server (no CDN, no inline code), so an injected <script> or style attribute does nothing.
+# drf-spectacular's Swagger UI page keeps one inline <style> block (its start-up script is
+# served from this server by SpectacularSwaggerSplitView): allowed by its hash alone, which
+# tests/registry/test_hardening.py recomputes from the page.
+SWAGGER_UI_STYLE_HASH = "'sha256-MMpT0iDxyjALd9PdfepImGX3DBfJPXZ4IlDWdPAgtn0='"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", SWAGGER_UI_STYLE_HASH],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
+# Every record leaves through the console handler, whose filter masks registry ids, hospital
+# numbers and birth dates (registry.logging). The loggers that print request lines with
+# their query strings (runserver's django.server, gunicorn's access log) and Django's own
+# loggers, which come with handlers of their own, are routed through it too.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"mask_identifiers": {"()": "registry.logging.MaskIdentifiers"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask_identifiers"]}},
+    "loggers": {
+        name: {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO"), "propagate": False}
+        for name in ("django", "django.server", "gunicorn.access")
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

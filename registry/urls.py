@@ -16,11 +16,41 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("health/", views.health, name="health"),
     path("cases/", views.case_list, name="case-list"),
+    path("cases/new/", views.case_create, name="case-create"),
+    path("cases/terms/", views.term_search, name="case-terms"),
     path("cases/<int:pk>/", views.case_detail, name="case-detail"),
+    path("cases/<int:pk>/follow-ups/", views.follow_up_add, name="case-follow-up-add"),
+    path(
+        "cases/<int:pk>/complications/new/",
+        views.complication_create,
+        name="case-complication-add",
+    ),
+    path(
+        "cases/<int:pk>/complications/<int:event_pk>/edit/",
+        views.complication_edit,
+        name="case-complication-edit",
+    ),
+    path(
+        "cases/<int:pk>/complications/preview/",
+        views.complication_preview,
+        name="case-complication-preview",
+    ),
+    path("patients/", views.patient_list, name="patients"),
+    path("worklist/", views.worklist, name="worklist"),
+    path("profile/", views.profile, name="profile"),
+    path("profile/language/", views.profile_language, name="profile-language"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("", include("complications.urls")),
+]
+
+# The audit trail (registry.audit): one record's history, and the data managers' export.
+from registry.audit import views as audit_views  # noqa: E402
+
+urlpatterns += [
+    path("audit/export.csv", audit_views.export, name="audit-export"),
+    path("audit/<str:model>/<int:pk>/", audit_views.record, name="audit-record"),
 ]
