@@ -33,7 +33,7 @@ from _common import BENCH_ADMIN, BENCH_MEMBER, p50, setup_django  # noqa: E402
 def set_based_windows(user: Any, filters: dict[str, Any]) -> dict[str, Any]:
     from django.db.models import Case, F, IntegerField, Max, Q, Value, When
 
-    from complications.selectors import WINDOWS, _selected_fractures, _window_aggregates, _windows
+    from complications.selectors import WINDOWS, selected_fractures, _window_aggregates, _windows
 
     def flag(condition: Q) -> Case:
         return Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField())
@@ -41,7 +41,7 @@ def set_based_windows(user: Any, filters: dict[str, Any]) -> dict[str, Any]:
     after_end = Q(follow_ups__contact_at__gt=F("procedure__ended_at"))
     beyond = Q(follow_ups__contact_at__gt=F("procedure__ended_at") + DAY)
     units = (
-        _selected_fractures(user=user, **filters)
+        selected_fractures(user=user, **filters)
         .values("pk")
         .annotate(
             **{
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from complications.selectors import (
         _annotated_units,
-        _selected_fractures,
+        selected_fractures,
         _window_aggregates,
         _windows,
     )
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     filters = {} if args.scenario == "whole" else filtered_selection()
 
     def current() -> dict[str, Any]:
-        fractures = _selected_fractures(user=user, **filters)
+        fractures = selected_fractures(user=user, **filters)
         row = _annotated_units(user, "fracture", fractures).aggregate(**_window_aggregates())
         return _windows(row)
 

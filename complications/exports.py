@@ -107,7 +107,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from complications.models import ComplicationEvent, ExportJob, Outcome, Window
-from complications.selectors import _selected_fractures
+from complications.selectors import selected_fractures
 from registry.models import (
     Aetiology,
     Anesthesia,
@@ -171,7 +171,7 @@ class Selection:
         )
 
     def fractures(self) -> QuerySet[Fracture]:
-        fractures = _selected_fractures(user=self.user, **self.filters)
+        fractures = selected_fractures(user=self.user, **self.filters)
         if self.departments is not None:
             fractures = fractures.filter(procedure__patient__department__in=self.departments)
         return fractures

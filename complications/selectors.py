@@ -82,7 +82,7 @@ def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
 
 
-def _selected_fractures(  # type: ignore[no-untyped-def]
+def selected_fractures(  # type: ignore[no-untyped-def]
     *,
     user,
     department: Department | int | None = None,
@@ -288,7 +288,7 @@ def rates(  # type: ignore[no-untyped-def]
     Three queries whatever the size of the registry: the windows, by term, by
     system organ class. See the module docstring for the selection.
     """
-    fractures = _selected_fractures(
+    fractures = selected_fractures(
         user=user,
         department=department,
         date_from=date_from,
@@ -337,7 +337,7 @@ def breakdown(  # type: ignore[no-untyped-def]
     sacrum and an acetabulum would otherwise belong to two groups at once.
     Four queries.
     """
-    fractures = _selected_fractures(
+    fractures = selected_fractures(
         user=user,
         department=department,
         date_from=date_from,
@@ -426,7 +426,7 @@ def cohort(  # type: ignore[no-untyped-def]
     (a contact more than 24 h after the end, or a delayed complication), and
     the patients with at least one such fracture.
     """
-    fractures = _selected_fractures(
+    fractures = selected_fractures(
         user=user,
         department=department,
         date_from=date_from,
@@ -528,7 +528,7 @@ def period(  # type: ignore[no-untyped-def]
     operator: str | None = None,
 ) -> dict[str, date | None]:
     """The local dates of the first and last procedures of the selection (one query)."""
-    fractures = _selected_fractures(
+    fractures = selected_fractures(
         user=user,
         department=department,
         date_from=date_from,
