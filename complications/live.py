@@ -19,11 +19,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import logging
+
 from django.core.cache import cache
 
 from complications import selectors
 from registry.scoping import visible_departments
 
+logger = logging.getLogger(__name__)
 VERSION_KEY = "stats:version"
 # Cached results are found through the version, so they only need to live long
 # enough to serve the dashboards open at the same time.
@@ -51,13 +54,21 @@ def stats_version() -> int:
 
 
 def bump_stats_version() -> None:
-    """Move every dashboard to a new version (after a clinical write commits)."""
+    """Move every dashboard to a new version (after a clinical write commits).
+
+    Runs after the commit, so the write is already stored: a cache outage must
+    not turn it into an error (the user would retry and enter it twice). Open
+    dashboards then catch up at the next bump or when cached results expire.
+    """
     try:
-        cache.incr(VERSION_KEY)
-    except ValueError:
-        # No counter yet: create one; if another process just did, increment it.
-        if not cache.add(VERSION_KEY, _seed() + 1, timeout=None):
+        try:
             cache.incr(VERSION_KEY)
+        except ValueError:
+            # No counter yet: create one; if another process just did, increment it.
+            if not cache.add(VERSION_KEY, _seed() + 1, timeout=None):
+                cache.incr(VERSION_KEY)
+    except Exception:  # the cache backend's own connection errors differ per backend
+        logger.warning("Live statistics version not bumped: the cache is unavailable.", exc_info=True)
 
 
 def _cached(

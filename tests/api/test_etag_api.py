@@ -149,7 +149,7 @@ class TestIfMatch:
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_writers_of_the_same_version_cannot_both_win(radiologist, department, monkeypatch):
     """The If-Match check runs under a row lock: the second writer waits, then sees it is stale.
 
