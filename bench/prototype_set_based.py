@@ -33,7 +33,7 @@ from _common import BENCH_ADMIN, BENCH_MEMBER, p50, setup_django  # noqa: E402
 def set_based_windows(user: Any, filters: dict[str, Any]) -> dict[str, Any]:
     from django.db.models import Case, F, IntegerField, Max, Q, Value, When
 
-    from complications.selectors import WINDOWS, selected_fractures, _window_aggregates, _windows
+    from complications.selectors import WINDOWS, _window_aggregates, _windows, selected_fractures
 
     def flag(condition: Q) -> Case:
         return Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField())
@@ -74,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from complications.selectors import (
         _annotated_units,
-        selected_fractures,
         _window_aggregates,
         _windows,
+        selected_fractures,
     )
 
     user = User.objects.get(username=BENCH_ADMIN if args.scenario == "whole" else BENCH_MEMBER)

@@ -14,8 +14,19 @@ from complications.models import ComplicationEvent, CtcaeTerm
 from registry.admin import ScopedAdmin
 
 EDITABLE = [
-    "procedure", "term", "specify", "onset_at", "onset_date", "during_procedure", "facts",
-    "grade_override", "override_reason", "outcome", "relatedness", "description", "outcome_facts",
+    "procedure",
+    "term",
+    "specify",
+    "onset_at",
+    "onset_date",
+    "during_procedure",
+    "facts",
+    "grade_override",
+    "override_reason",
+    "outcome",
+    "relatedness",
+    "description",
+    "outcome_facts",
 ]
 
 
@@ -49,26 +60,50 @@ class CtcaeTermAdmin(admin.ModelAdmin):
 @admin.register(ComplicationEvent)
 class ComplicationEventAdmin(ScopedAdmin):
     form = ComplicationAdminForm
-    list_display = ("procedure", "term", "window", "grade", "auto_grade", "grade_override", "outcome")
+    list_display = (
+        "procedure",
+        "term",
+        "window",
+        "grade",
+        "auto_grade",
+        "grade_override",
+        "outcome",
+    )
     list_filter = ("window", "grade", "outcome")
     search_fields = ("term__name", "procedure__patient__registry_id")
-    readonly_fields = ("auto_grade", "grade", "grade_rationale", "window", "hours_after_end", "cirse_grade",
-                       "sir_class", "fracture_list")
+    readonly_fields = (
+        "auto_grade",
+        "grade",
+        "grade_rationale",
+        "window",
+        "hours_after_end",
+        "cirse_grade",
+        "sir_class",
+        "fracture_list",
+    )
     autocomplete_fields = ("term",)
     list_select_related = ("procedure__patient", "term")
 
     @admin.display(description="fractures concerned")
     def fracture_list(self, obj: ComplicationEvent) -> str:
-        return ", ".join(str(f) for f in obj.fractures.all()) if obj.pk else "all of the procedure's"
+        return (
+            ", ".join(str(f) for f in obj.fractures.all()) if obj.pk else "all of the procedure's"
+        )
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         values = {name: form.cleaned_data.get(name) for name in EDITABLE if name != "procedure"}
         if change:
             saved = services.complication_update(
                 event=ComplicationEvent.objects.get(pk=obj.pk),
-                **{k: v for k, v in values.items() if k in form.changed_data or k in services.ONSET_FIELDS},
+                **{
+                    k: v
+                    for k, v in values.items()
+                    if k in form.changed_data or k in services.ONSET_FIELDS
+                },
             )
         else:
-            saved = services.complication_record(procedure=form.cleaned_data["procedure"], actor=request.user, **values)
+            saved = services.complication_record(
+                procedure=form.cleaned_data["procedure"], actor=request.user, **values
+            )
         obj.pk = saved.pk
         obj.refresh_from_db()

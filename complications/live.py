@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
-
-import logging
 
 from django.core.cache import cache
 
@@ -68,7 +67,9 @@ def bump_stats_version() -> None:
             if not cache.add(VERSION_KEY, _seed() + 1, timeout=None):
                 cache.incr(VERSION_KEY)
     except Exception:  # the cache backend's own connection errors differ per backend
-        logger.warning("Live statistics version not bumped: the cache is unavailable.", exc_info=True)
+        logger.warning(
+            "Live statistics version not bumped: the cache is unavailable.", exc_info=True
+        )
 
 
 def _cached(

@@ -31,7 +31,8 @@ class CtcaeTerm(models.Model):
     grade_5 = models.TextField(null=True, blank=True)
     definition = models.TextField(blank=True, default="")
     curated = models.BooleanField(
-        _("in the project's curated catalogue"), default=False,
+        _("in the project's curated catalogue"),
+        default=False,
         help_text=_("False for terms loaded from the full official spreadsheet."),
     )
 
@@ -73,10 +74,17 @@ class Relatedness(models.TextChoices):
 
 class ComplicationEvent(models.Model):
     procedure = models.ForeignKey(
-        Procedure, on_delete=models.PROTECT, related_name="complications", verbose_name=_("procedure")
+        Procedure,
+        on_delete=models.PROTECT,
+        related_name="complications",
+        verbose_name=_("procedure"),
     )
-    fractures = models.ManyToManyField(Fracture, related_name="complications", verbose_name=_("fractures concerned"))
-    term = models.ForeignKey(CtcaeTerm, on_delete=models.PROTECT, related_name="events", verbose_name=_("CTCAE term"))
+    fractures = models.ManyToManyField(
+        Fracture, related_name="complications", verbose_name=_("fractures concerned")
+    )
+    term = models.ForeignKey(
+        CtcaeTerm, on_delete=models.PROTECT, related_name="events", verbose_name=_("CTCAE term")
+    )
     specify = models.CharField(_("specify"), max_length=255, blank=True, default="")
 
     onset_at = models.DateTimeField(_("onset"), null=True, blank=True)
@@ -98,13 +106,17 @@ class ComplicationEvent(models.Model):
     window = models.CharField(_("window"), max_length=16, choices=Window.choices)
     hours_after_end = models.FloatField(_("hours after the end"), null=True, blank=True)
 
-    outcome = models.CharField(_("outcome"), max_length=24, choices=Outcome.choices, blank=True, default="")
+    outcome = models.CharField(
+        _("outcome"), max_length=24, choices=Outcome.choices, blank=True, default=""
+    )
     relatedness = models.CharField(
         _("relatedness"), max_length=12, choices=Relatedness.choices, blank=True, default=""
     )
     description = models.TextField(_("description"), blank=True, default="")
     outcome_facts = models.JSONField(
-        _("outcome facts (CIRSE/SIR)"), default=dict, blank=True,
+        _("outcome facts (CIRSE/SIR)"),
+        default=dict,
+        blank=True,
         help_text=_("Same-session resolution, extra stay, additional therapy, sequelae, death."),
     )
     cirse_grade = models.PositiveSmallIntegerField(_("CIRSE grade"), null=True, blank=True)
@@ -122,7 +134,9 @@ class ComplicationEvent(models.Model):
     class Meta:
         ordering = ["procedure", "id"]
         verbose_name = _("complication")
-        indexes = [models.Index(fields=["procedure", "window"], name="complication_proc_window_idx")]
+        indexes = [
+            models.Index(fields=["procedure", "window"], name="complication_proc_window_idx")
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(
@@ -132,21 +146,30 @@ class ComplicationEvent(models.Model):
                 ),
                 name="complication_exactly_one_onset",
             ),
-            models.CheckConstraint(condition=Q(auto_grade__gte=1, auto_grade__lte=5), name="complication_auto_grade_range"),
             models.CheckConstraint(
-                condition=Q(grade_override__isnull=True) | Q(grade_override__gte=1, grade_override__lte=5),
+                condition=Q(auto_grade__gte=1, auto_grade__lte=5),
+                name="complication_auto_grade_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(grade_override__isnull=True)
+                | Q(grade_override__gte=1, grade_override__lte=5),
                 name="complication_override_range",
             ),
             models.CheckConstraint(
                 condition=Q(grade_override__isnull=True) | ~Q(override_reason=""),
                 name="complication_override_needs_reason",
             ),
-            models.CheckConstraint(condition=Q(window__in=Window.values), name="complication_window_valid"),
+            models.CheckConstraint(
+                condition=Q(window__in=Window.values), name="complication_window_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(cirse_grade__isnull=True) | Q(cirse_grade__gte=1, cirse_grade__lte=6),
                 name="complication_cirse_range",
             ),
-            models.CheckConstraint(condition=Q(sir_class__in=["", "A", "B", "C", "D", "E", "F"]), name="complication_sir_valid"),
+            models.CheckConstraint(
+                condition=Q(sir_class__in=["", "A", "B", "C", "D", "E", "F"]),
+                name="complication_sir_valid",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -183,7 +206,9 @@ class ExportJob(models.Model):
         FAILED = "failed", _("Failed")
 
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="export_jobs",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="export_jobs",
         verbose_name=_("owner"),
     )
     departments = models.ManyToManyField(
@@ -191,7 +216,11 @@ class ExportJob(models.Model):
     )
     format = models.CharField(_("format"), max_length=8, choices=Format.choices)
     kind = models.CharField(
-        _("kind"), max_length=16, choices=Kind.choices, blank=True, default="",
+        _("kind"),
+        max_length=16,
+        choices=Kind.choices,
+        blank=True,
+        default="",
         help_text=_("Which table a CSV export holds; XLSX holds both, FHIR has no kind."),
     )
     filters = models.JSONField(_("filters"), default=dict, blank=True)
@@ -223,9 +252,7 @@ class ExportJob(models.Model):
                 condition=Q(status__in=["queued", "running", "done", "failed"]),
                 name="exportjob_status_valid",
             ),
-            models.CheckConstraint(
-                condition=Q(progress__lte=100), name="exportjob_progress_range"
-            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="exportjob_progress_range"),
             models.CheckConstraint(
                 condition=~Q(status="done") | ~Q(file=""), name="exportjob_done_has_file"
             ),

@@ -33,15 +33,22 @@ ONSET_FIELDS = ("onset_at", "onset_date", "during_procedure")
 
 def core_term(term: CtcaeTerm) -> ctcae.Term:
     """The pure core's view of a stored term."""
-    return ctcae.Term(code=term.code, name=term.name, soc=term.soc, grades=term.grades,
-                      definition=term.definition)
+    return ctcae.Term(
+        code=term.code, name=term.name, soc=term.soc, grades=term.grades, definition=term.definition
+    )
 
 
 def get_term(code: str, *, field: str = "term") -> CtcaeTerm:
     try:
         return CtcaeTerm.objects.get(code=str(code).strip())
     except CtcaeTerm.DoesNotExist:
-        raise ValidationError({field: [_("%(code)s is not a CTCAE v5.0 term code of this registry.") % {"code": code}]}) from None
+        raise ValidationError(
+            {
+                field: [
+                    _("%(code)s is not a CTCAE v5.0 term code of this registry.") % {"code": code}
+                ]
+            }
+        ) from None
 
 
 @transaction.atomic
@@ -51,7 +58,9 @@ def catalogue_sync(*, terms: Iterable[ctcae.Term], curated: bool) -> dict[str, i
     existing = {t.code: t for t in CtcaeTerm.objects.all()}
     for term in terms:
         values: dict[str, Any] = {
-            "name": term.name, "soc": term.soc, "definition": term.definition,
+            "name": term.name,
+            "soc": term.soc,
+            "definition": term.definition,
             **{f"grade_{g}": term.grades.get(g) for g in range(1, 6)},
         }
         stored = existing.get(term.code)
@@ -82,13 +91,21 @@ class Derived:
     grades_available: tuple[int, ...]
 
 
-def _grade(term: CtcaeTerm, facts: Mapping[str, Any] | None, *, sex: str | None) -> ctcae.GradeResult:
+def _grade(
+    term: CtcaeTerm, facts: Mapping[str, Any] | None, *, sex: str | None
+) -> ctcae.GradeResult:
     core = core_term(term)
     try:
         parsed = ctcae.parse_facts(dict(facts or {}), core)
     except ctcae.FactsError as exc:
         raise ValidationError(
-            {"facts": [f"{key}: {message}" for key, messages in exc.errors.items() for message in messages]}
+            {
+                "facts": [
+                    f"{key}: {message}"
+                    for key, messages in exc.errors.items()
+                    for message in messages
+                ]
+            }
         ) from None
     try:
         return ctcae.grade(core, parsed, sex=sex)
@@ -96,19 +113,29 @@ def _grade(term: CtcaeTerm, facts: Mapping[str, Any] | None, *, sex: str | None)
         raise ValidationError({"facts": [str(exc)]}) from None
 
 
-def _timing(procedure: Procedure, *, onset_at: datetime | None, onset_date: date | None,
-            during_procedure: bool) -> ctcae.Timing:
+def _timing(
+    procedure: Procedure,
+    *,
+    onset_at: datetime | None,
+    onset_date: date | None,
+    during_procedure: bool,
+) -> ctcae.Timing:
     try:
         return ctcae.classify_onset(
-            started_at=procedure.started_at, ended_at=procedure.ended_at,
+            started_at=procedure.started_at,
+            ended_at=procedure.ended_at,
             time_zone=procedure.patient.department.time_zone,
-            onset_at=onset_at, onset_date=onset_date, during_procedure=during_procedure,
+            onset_at=onset_at,
+            onset_date=onset_date,
+            during_procedure=during_procedure,
         )
     except ctcae.TimingError as exc:
         raise ValidationError({exc.field: [str(exc)]}) from None
 
 
-def grading_preview(*, term: str, facts: Mapping[str, Any] | None, sex: str | None = None) -> ctcae.GradeResult:
+def grading_preview(
+    *, term: str, facts: Mapping[str, Any] | None, sex: str | None = None
+) -> ctcae.GradeResult:
     """Grade facts without saving anything (the case form's live grade, the preview endpoint)."""
     return _grade(get_term(term), facts, sex=sex)
 
@@ -123,20 +150,30 @@ def complication_derive(event: ComplicationEvent) -> None:
         errors.update(exc.message_dict)
         result = None
     try:
-        timing = _timing(procedure, onset_at=event.onset_at, onset_date=event.onset_date,
-                         during_procedure=event.during_procedure)
+        timing = _timing(
+            procedure,
+            onset_at=event.onset_at,
+            onset_date=event.onset_date,
+            during_procedure=event.during_procedure,
+        )
     except ValidationError as exc:
         errors.update(exc.message_dict)
         timing = None
     if core_term(event.term).is_other_specify and not event.specify.strip():
-        errors["specify"] = [_("Say what the event is: “%(term)s” needs a specifying text.") % {"term": event.term.name}]
+        errors["specify"] = [
+            _("Say what the event is: “%(term)s” needs a specifying text.")
+            % {"term": event.term.name}
+        ]
     if event.grade_override is not None:
         available = core_term(event.term).grades_available
         if event.grade_override not in available:
             errors["grade_override"] = [
                 _("%(term)s has no grade %(grade)s; its grades are %(grades)s.")
-                % {"term": event.term.name, "grade": event.grade_override,
-                   "grades": ", ".join(map(str, available))}
+                % {
+                    "term": event.term.name,
+                    "grade": event.grade_override,
+                    "grades": ", ".join(map(str, available)),
+                }
             ]
         if not event.override_reason.strip():
             errors["override_reason"] = [_("An override needs a written reason.")]
@@ -159,18 +196,39 @@ def complication_derive(event: ComplicationEvent) -> None:
     event.hours_after_end = timing.hours_after_end
 
 
-def _set_onset(event: ComplicationEvent, *, onset_at: datetime | None, onset_date: date | None,
-               during_procedure: bool) -> None:
+def _set_onset(
+    event: ComplicationEvent,
+    *,
+    onset_at: datetime | None,
+    onset_date: date | None,
+    during_procedure: bool,
+) -> None:
     given = [onset_at is not None, onset_date is not None, bool(during_procedure)]
     if sum(given) != 1:
-        raise ValidationError({"non_field_errors": [
-            _("Give exactly one of: the onset time, the onset date (time unknown), or “during the procedure”.")
-        ]})
-    event.onset_at, event.onset_date, event.during_procedure = onset_at, onset_date, bool(during_procedure)
+        raise ValidationError(
+            {
+                "non_field_errors": [
+                    _(
+                        "Give exactly one of: the onset time, the onset date (time unknown), or “during the procedure”."
+                    )
+                ]
+            }
+        )
+    event.onset_at, event.onset_date, event.during_procedure = (
+        onset_at,
+        onset_date,
+        bool(during_procedure),
+    )
 
 
-def _save(event: ComplicationEvent, fractures: Iterable[Fracture | int] | None, *, replace_fractures: bool) -> ComplicationEvent:
-    covered = resolve_fractures(procedure=event.procedure, fractures=fractures) if replace_fractures else None
+def _save(
+    event: ComplicationEvent, fractures: Iterable[Fracture | int] | None, *, replace_fractures: bool
+) -> ComplicationEvent:
+    covered = (
+        resolve_fractures(procedure=event.procedure, fractures=fractures)
+        if replace_fractures
+        else None
+    )
     complication_derive(event)
     event.save()
     if covered is not None:
@@ -204,9 +262,16 @@ def complication_record(
     """Record a complication of ``procedure``; grade and window are derived, never given."""
     term_obj = term if isinstance(term, CtcaeTerm) else get_term(term)
     event = ComplicationEvent(
-        procedure=procedure, term=term_obj, facts=dict(facts or {}), specify=specify.strip(),
-        grade_override=grade_override, override_reason=override_reason.strip(), outcome=outcome,
-        relatedness=relatedness, description=description, outcome_facts=dict(outcome_facts or {}),
+        procedure=procedure,
+        term=term_obj,
+        facts=dict(facts or {}),
+        specify=specify.strip(),
+        grade_override=grade_override,
+        override_reason=override_reason.strip(),
+        outcome=outcome,
+        relatedness=relatedness,
+        description=description,
+        outcome_facts=dict(outcome_facts or {}),
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     _set_onset(event, onset_at=onset_at, onset_date=onset_date, during_procedure=during_procedure)
@@ -215,14 +280,25 @@ def complication_record(
 
 
 UPDATABLE = {
-    "term", "facts", "specify", "grade_override", "override_reason", "outcome", "relatedness",
-    "description", "outcome_facts", *ONSET_FIELDS,
+    "term",
+    "facts",
+    "specify",
+    "grade_override",
+    "override_reason",
+    "outcome",
+    "relatedness",
+    "description",
+    "outcome_facts",
+    *ONSET_FIELDS,
 }
 
 
 @transaction.atomic
 def complication_update(
-    *, event: ComplicationEvent, fractures: Iterable[Fracture | int] | None = None, reason: str = "",
+    *,
+    event: ComplicationEvent,
+    fractures: Iterable[Fracture | int] | None = None,
+    reason: str = "",
     **changes: Any,
 ) -> ComplicationEvent:
     """Change a complication and re-derive its grade and window.
@@ -239,11 +315,16 @@ def complication_update(
         changes["term"] = get_term(changes["term"])
     onset = {k: changes.pop(k) for k in ONSET_FIELDS if k in changes}
     for name, value in changes.items():
-        setattr(event, name, value.strip() if isinstance(value, str) and name != "description" else value)
+        setattr(
+            event,
+            name,
+            value.strip() if isinstance(value, str) and name != "description" else value,
+        )
     if onset:
         _set_onset(
             event,
-            onset_at=onset.get("onset_at"), onset_date=onset.get("onset_date"),
+            onset_at=onset.get("onset_at"),
+            onset_date=onset.get("onset_date"),
             during_procedure=bool(onset.get("during_procedure", False)),
         )
     event._change_reason = change_reason(
@@ -253,13 +334,17 @@ def complication_update(
 
 
 @transaction.atomic
-def complication_override(*, event: ComplicationEvent, grade: int | None, reason: str) -> ComplicationEvent:
+def complication_override(
+    *, event: ComplicationEvent, grade: int | None, reason: str
+) -> ComplicationEvent:
     """Override the automatic grade with a written reason (or clear the override with grade=None).
 
     Both grades are kept: ``auto_grade`` stays the grading service's.
     """
     return complication_update(
-        event=event, grade_override=grade, override_reason=reason if grade is not None else "",
+        event=event,
+        grade_override=grade,
+        override_reason=reason if grade is not None else "",
         reason=reason,
     )
 
@@ -283,9 +368,13 @@ def complications_regrade(*, events: Iterable[ComplicationEvent] | None = None) 
     A complication whose facts no longer fit its term keeps its stored grade and is
     counted as ``failed`` (listed for a data manager), never silently regraded.
     """
-    queryset = events if events is not None else ComplicationEvent.objects.select_related(
-        "term", "procedure__patient__department"
-    ).order_by("pk")
+    queryset = (
+        events
+        if events is not None
+        else ComplicationEvent.objects.select_related(
+            "term", "procedure__patient__department"
+        ).order_by("pk")
+    )
     counts = {"checked": 0, "changed": 0, "grades_changed": 0, "failed": 0}
     for event in queryset.iterator(chunk_size=500) if hasattr(queryset, "iterator") else queryset:
         counts["checked"] += 1
@@ -293,7 +382,12 @@ def complications_regrade(*, events: Iterable[ComplicationEvent] | None = None) 
         try:
             with transaction.atomic():
                 complication_derive(event)
-                if (event.auto_grade, event.grade_rationale, event.window, event.hours_after_end) != before:
+                if (
+                    event.auto_grade,
+                    event.grade_rationale,
+                    event.window,
+                    event.hours_after_end,
+                ) != before:
                     event.save()
                     counts["changed"] += 1
                     counts["grades_changed"] += event.auto_grade != before[0]

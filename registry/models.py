@@ -25,7 +25,9 @@ from simple_history.models import HistoricalRecords
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(_("%(value)s is not an IANA time zone name."), params={"value": value})
+        raise ValidationError(
+            _("%(value)s is not an IANA time zone name."), params={"value": value}
+        )
 
 
 def hash_identifier(value: str) -> str:
@@ -47,9 +49,16 @@ class Department(models.Model):
         _("time zone"), max_length=64, default="Europe/Paris", validators=[validate_time_zone]
     )
     default_guidance = models.CharField(
-        _("usual guidance"), max_length=20, blank=True, default="ct",
-        choices=[("ct", "CT"), ("cbct", "Cone-beam CT"), ("fluoroscopy", "Fluoroscopy"),
-                 ("ct_fluoroscopy", "CT + fluoroscopy")],
+        _("usual guidance"),
+        max_length=20,
+        blank=True,
+        default="ct",
+        choices=[
+            ("ct", "CT"),
+            ("cbct", "Cone-beam CT"),
+            ("fluoroscopy", "Fluoroscopy"),
+            ("ct_fluoroscopy", "CT + fluoroscopy"),
+        ],
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="departments", blank=True, verbose_name=_("members")
@@ -65,7 +74,9 @@ class Department(models.Model):
             ("export_identifiers", "Can export registry ids (identifiers)"),
             ("manage_quality_targets", "Can set quality targets and alerts"),
         ]
-        constraints = [models.CheckConstraint(condition=~Q(code=""), name="department_code_not_empty")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(code=""), name="department_code_not_empty")
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} — {self.name}"
@@ -95,15 +106,21 @@ class Patient(models.Model):
     class Meta:
         ordering = ["department", "registry_id"]
         constraints = [
-            models.UniqueConstraint(fields=["department", "registry_id"], name="patient_registry_id_unique"),
+            models.UniqueConstraint(
+                fields=["department", "registry_id"], name="patient_registry_id_unique"
+            ),
             models.UniqueConstraint(
                 fields=["department", "hospital_number_hash"],
                 condition=~Q(hospital_number_hash=""),
                 name="patient_hospital_number_unique",
             ),
-            models.CheckConstraint(condition=~Q(registry_id=""), name="patient_registry_id_not_empty"),
+            models.CheckConstraint(
+                condition=~Q(registry_id=""), name="patient_registry_id_not_empty"
+            ),
             models.CheckConstraint(condition=Q(sex__in=Sex.values), name="patient_sex_valid"),
-            models.CheckConstraint(condition=Q(birth_date__gte=date(1900, 1, 1)), name="patient_birth_date_plausible"),
+            models.CheckConstraint(
+                condition=Q(birth_date__gte=date(1900, 1, 1)), name="patient_birth_date_plausible"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -125,7 +142,9 @@ class Anesthesia(models.TextChoices):
 
 
 class Procedure(models.Model):
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="procedures", verbose_name=_("patient"))
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="procedures", verbose_name=_("patient")
+    )
     started_at = models.DateTimeField(_("started at"))
     ended_at = models.DateTimeField(_("ended at"))
     guidance = models.CharField(_("imaging guidance"), max_length=20, choices=Guidance.choices)
@@ -141,9 +160,15 @@ class Procedure(models.Model):
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["started_at"], name="procedure_started_at_idx")]
         constraints = [
-            models.CheckConstraint(condition=Q(ended_at__gte=F("started_at")), name="procedure_end_after_start"),
-            models.CheckConstraint(condition=Q(guidance__in=Guidance.values), name="procedure_guidance_valid"),
-            models.CheckConstraint(condition=Q(anesthesia__in=Anesthesia.values), name="procedure_anesthesia_valid"),
+            models.CheckConstraint(
+                condition=Q(ended_at__gte=F("started_at")), name="procedure_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(guidance__in=Guidance.values), name="procedure_guidance_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(anesthesia__in=Anesthesia.values), name="procedure_anesthesia_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -182,12 +207,18 @@ class Aetiology(models.TextChoices):
 
 
 class Fracture(models.Model):
-    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="fractures", verbose_name=_("procedure"))
+    procedure = models.ForeignKey(
+        Procedure, on_delete=models.CASCADE, related_name="fractures", verbose_name=_("procedure")
+    )
     type = models.CharField(_("fracture type"), max_length=16, choices=FractureType.choices)
     site = models.CharField(_("anatomical site"), max_length=16, choices=Site.choices)
     side = models.CharField(_("side"), max_length=10, choices=Side.choices)
-    aetiology = models.CharField(_("aetiology"), max_length=20, choices=Aetiology.choices, blank=True, default="")
-    screws = models.PositiveSmallIntegerField(_("screws"), default=1, validators=[MinValueValidator(1)])
+    aetiology = models.CharField(
+        _("aetiology"), max_length=20, choices=Aetiology.choices, blank=True, default=""
+    )
+    screws = models.PositiveSmallIntegerField(
+        _("screws"), default=1, validators=[MinValueValidator(1)]
+    )
     cement_augmented = models.BooleanField(_("cement augmentation"), default=False)
     history = HistoricalRecords()
 
@@ -197,7 +228,9 @@ class Fracture(models.Model):
         ordering = ["procedure", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(screws__gte=1), name="fracture_at_least_one_screw"),
-            models.CheckConstraint(condition=Q(type__in=FractureType.values), name="fracture_type_valid"),
+            models.CheckConstraint(
+                condition=Q(type__in=FractureType.values), name="fracture_type_valid"
+            ),
             models.CheckConstraint(condition=Q(site__in=Site.values), name="fracture_site_valid"),
             models.CheckConstraint(condition=Q(side__in=Side.values), name="fracture_side_valid"),
             models.CheckConstraint(
@@ -216,8 +249,12 @@ class ContactKind(models.TextChoices):
 
 
 class FollowUp(models.Model):
-    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="follow_ups", verbose_name=_("procedure"))
-    fractures = models.ManyToManyField(Fracture, related_name="follow_ups", verbose_name=_("fractures covered"))
+    procedure = models.ForeignKey(
+        Procedure, on_delete=models.CASCADE, related_name="follow_ups", verbose_name=_("procedure")
+    )
+    fractures = models.ManyToManyField(
+        Fracture, related_name="follow_ups", verbose_name=_("fractures covered")
+    )
     contact_at = models.DateTimeField(_("contact at"))
     kind = models.CharField(_("kind"), max_length=10, choices=ContactKind.choices)
     notes = models.TextField(_("notes"), blank=True, default="")
@@ -228,9 +265,13 @@ class FollowUp(models.Model):
 
     class Meta:
         ordering = ["procedure", "contact_at"]
-        indexes = [models.Index(fields=["procedure", "contact_at"], name="followup_procedure_contact_idx")]
+        indexes = [
+            models.Index(fields=["procedure", "contact_at"], name="followup_procedure_contact_idx")
+        ]
         constraints = [
-            models.CheckConstraint(condition=Q(kind__in=ContactKind.values), name="followup_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(kind__in=ContactKind.values), name="followup_kind_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -258,7 +299,8 @@ class Profile(models.Model):
         _("interface language"), max_length=5, choices=Language.choices, blank=True, default=""
     )
     digest_opt_in = models.BooleanField(
-        _("daily follow-up digest by e-mail"), default=False,
+        _("daily follow-up digest by e-mail"),
+        default=False,
         help_text=_("Each morning, the follow-ups due or overdue in your departments."),
     )
 

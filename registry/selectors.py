@@ -28,8 +28,14 @@ def procedure_list(*, user, search: str = "") -> QuerySet[Procedure]:  # type: i
 
 
 def procedure_search(  # type: ignore[no-untyped-def]
-    *, user, search: str = "", department: Department | None = None, guidance: str = "",
-    date_from: date | None = None, date_to: date | None = None, has_complications: str = "",
+    *,
+    user,
+    search: str = "",
+    department: Department | None = None,
+    guidance: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+    has_complications: str = "",
     patient: Patient | None = None,
 ) -> QuerySet[Procedure]:
     """The case list: ``procedure_list`` narrowed by its filters (start dates, inclusive)."""
@@ -52,8 +58,14 @@ def procedure_search(  # type: ignore[no-untyped-def]
 
 
 def patient_search(  # type: ignore[no-untyped-def]
-    *, user, search: str = "", department: Department | None = None, guidance: str = "",
-    date_from: date | None = None, date_to: date | None = None, has_complications: str = "",
+    *,
+    user,
+    search: str = "",
+    department: Department | None = None,
+    guidance: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+    has_complications: str = "",
 ) -> QuerySet[Patient]:
     """The patient list, with counts and the latest procedure, filtered through their procedures."""
     qs = scope_to_user(Patient.objects.all(), user).select_related("department")
@@ -78,7 +90,9 @@ def patient_search(  # type: ignore[no-untyped-def]
     return qs.annotate(
         procedure_count=Count("procedures", distinct=True),
         latest_procedure=Subquery(
-            Procedure.objects.filter(patient=OuterRef("pk")).order_by("-started_at").values("pk")[:1]
+            Procedure.objects.filter(patient=OuterRef("pk"))
+            .order_by("-started_at")
+            .values("pk")[:1]
         ),
         last_started_at=Max("procedures__started_at"),
     ).order_by("department__code", "registry_id")

@@ -27,7 +27,9 @@ CLOCK_SKEW = timedelta(minutes=5)
 def _require_aware(errors: dict[str, list[str]], **values: datetime | None) -> None:
     for field, value in values.items():
         if value is not None and timezone.is_naive(value):
-            errors.setdefault(field, []).append(_("Give a time zone (e.g. 2020-03-04T09:15:00+01:00)."))
+            errors.setdefault(field, []).append(
+                _("Give a time zone (e.g. 2020-03-04T09:15:00+01:00).")
+            )
 
 
 def _raise(errors: dict[str, list[str]]) -> None:
@@ -50,7 +52,9 @@ def _validate_patient(*, birth_date: date, patient: Patient | None) -> dict[str,
     if birth_date > timezone.localdate():
         errors["birth_date"] = [_("The birth date is in the future.")]
     elif patient is not None and patient.pk:
-        first = patient.procedures.order_by("started_at").values_list("started_at", flat=True).first()
+        first = (
+            patient.procedures.order_by("started_at").values_list("started_at", flat=True).first()
+        )
         if first is not None and birth_date > timezone.localtime(first).date():
             errors["birth_date"] = [
                 _("The birth date is after the patient's procedure of %(date)s.")
@@ -61,20 +65,33 @@ def _validate_patient(*, birth_date: date, patient: Patient | None) -> dict[str,
 
 @transaction.atomic
 def patient_create(
-    *, department: Department, registry_id: str, sex: str, birth_date: date, hospital_number: str = ""
+    *,
+    department: Department,
+    registry_id: str,
+    sex: str,
+    birth_date: date,
+    hospital_number: str = "",
 ) -> Patient:
     errors = _validate_patient(birth_date=birth_date, patient=None)
     registry_id = registry_id.strip()
     if Patient.objects.filter(department=department, registry_id=registry_id).exists():
-        errors.setdefault("registry_id", []).append(_("This registry id is already used in the department."))
+        errors.setdefault("registry_id", []).append(
+            _("This registry id is already used in the department.")
+        )
     hashed = hash_identifier(hospital_number) if hospital_number.strip() else ""
-    if hashed and Patient.objects.filter(department=department, hospital_number_hash=hashed).exists():
+    if (
+        hashed
+        and Patient.objects.filter(department=department, hospital_number_hash=hashed).exists()
+    ):
         errors.setdefault("hospital_number", []).append(
             _("A patient with this hospital number is already registered in the department.")
         )
     _raise(errors)
     patient = Patient(
-        department=department, registry_id=registry_id, sex=sex, birth_date=birth_date,
+        department=department,
+        registry_id=registry_id,
+        sex=sex,
+        birth_date=birth_date,
         hospital_number_hash=hashed,
     )
     patient.full_clean()
@@ -92,12 +109,12 @@ def patient_update(*, patient: Patient, reason: str = "", **fields: Any) -> Pati
     for name, value in fields.items():
         setattr(patient, name, value.strip() if name == "registry_id" else value)
     errors = _validate_patient(birth_date=patient.birth_date, patient=patient)
-    if (
-        "registry_id" in fields or "department" in fields
-    ) and Patient.objects.filter(
+    if ("registry_id" in fields or "department" in fields) and Patient.objects.filter(
         department=patient.department, registry_id=patient.registry_id
     ).exclude(pk=patient.pk).exists():
-        errors.setdefault("registry_id", []).append(_("This registry id is already used in the department."))
+        errors.setdefault("registry_id", []).append(
+            _("This registry id is already used in the department.")
+        )
     _raise(errors)
     patient.full_clean()
     patient._change_reason = change_reason(reason)
@@ -121,9 +138,13 @@ def _validate_procedure(
     if started_at > timezone.now() + CLOCK_SKEW:
         errors.setdefault("started_at", []).append(_("The procedure start is in the future."))
     if timezone.localtime(started_at).date() < patient.birth_date:
-        errors.setdefault("started_at", []).append(_("The procedure starts before the patient's birth date."))
+        errors.setdefault("started_at", []).append(
+            _("The procedure starts before the patient's birth date.")
+        )
     if procedure is not None and procedure.pk:
-        first_contact = procedure.follow_ups.order_by("contact_at").values_list("contact_at", flat=True).first()
+        first_contact = (
+            procedure.follow_ups.order_by("contact_at").values_list("contact_at", flat=True).first()
+        )
         if first_contact is not None and first_contact < started_at:
             errors.setdefault("started_at", []).append(
                 _("A follow-up contact of this procedure (%(when)s) would be before its start.")
@@ -134,13 +155,26 @@ def _validate_procedure(
 
 @transaction.atomic
 def procedure_create(
-    *, patient: Patient, started_at: datetime, ended_at: datetime, guidance: str, anesthesia: str,
+    *,
+    patient: Patient,
+    started_at: datetime,
+    ended_at: datetime,
+    guidance: str,
+    anesthesia: str,
     operator: str = "",
 ) -> Procedure:
-    _raise(_validate_procedure(patient=patient, started_at=started_at, ended_at=ended_at, procedure=None))
+    _raise(
+        _validate_procedure(
+            patient=patient, started_at=started_at, ended_at=ended_at, procedure=None
+        )
+    )
     procedure = Procedure(
-        patient=patient, started_at=started_at, ended_at=ended_at, guidance=guidance,
-        anesthesia=anesthesia, operator=operator.strip(),
+        patient=patient,
+        started_at=started_at,
+        ended_at=ended_at,
+        guidance=guidance,
+        anesthesia=anesthesia,
+        operator=operator.strip(),
     )
     procedure.full_clean()
     procedure.save()
@@ -161,13 +195,16 @@ def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -
     if unknown:
         raise ValidationError({f: [_("This field cannot be changed.")] for f in sorted(unknown)})
     times_changed = any(
-        name in fields and fields[name] != getattr(procedure, name) for name in ("started_at", "ended_at")
+        name in fields and fields[name] != getattr(procedure, name)
+        for name in ("started_at", "ended_at")
     )
     for name, value in fields.items():
         setattr(procedure, name, value)
     _raise(
         _validate_procedure(
-            patient=procedure.patient, started_at=procedure.started_at, ended_at=procedure.ended_at,
+            patient=procedure.patient,
+            started_at=procedure.started_at,
+            ended_at=procedure.ended_at,
             procedure=procedure,
         )
     )
@@ -187,11 +224,22 @@ def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -
 
 @transaction.atomic
 def fracture_create(
-    *, procedure: Procedure, type: str, site: str, side: str, screws: int = 1, aetiology: str = "",
+    *,
+    procedure: Procedure,
+    type: str,
+    site: str,
+    side: str,
+    screws: int = 1,
+    aetiology: str = "",
     cement_augmented: bool = False,
 ) -> Fracture:
     fracture = Fracture(
-        procedure=procedure, type=type, site=site, side=side, screws=screws, aetiology=aetiology,
+        procedure=procedure,
+        type=type,
+        site=site,
+        side=side,
+        screws=screws,
+        aetiology=aetiology,
         cement_augmented=cement_augmented,
     )
     fracture.full_clean()
@@ -236,7 +284,12 @@ def resolve_fractures(
             foreign.append(str(pk))
     if foreign:
         raise ValidationError(
-            {field: [_("Fracture(s) %(ids)s are not fractures of this procedure.") % {"ids": ", ".join(foreign)}]}
+            {
+                field: [
+                    _("Fracture(s) %(ids)s are not fractures of this procedure.")
+                    % {"ids": ", ".join(foreign)}
+                ]
+            }
         )
     return chosen
 
@@ -251,8 +304,12 @@ def _validate_follow_up(*, procedure: Procedure, contact_at: datetime) -> dict[s
 
 @transaction.atomic
 def follow_up_create(
-    *, procedure: Procedure, contact_at: datetime, kind: str,
-    fractures: Iterable[Fracture | int] | None = None, notes: str = "",
+    *,
+    procedure: Procedure,
+    contact_at: datetime,
+    kind: str,
+    fractures: Iterable[Fracture | int] | None = None,
+    notes: str = "",
 ) -> FollowUp:
     _raise(_validate_follow_up(procedure=procedure, contact_at=contact_at))
     covered = resolve_fractures(procedure=procedure, fractures=fractures)
@@ -266,7 +323,10 @@ def follow_up_create(
 
 @transaction.atomic
 def follow_up_update(
-    *, follow_up: FollowUp, fractures: Iterable[Fracture | int] | None = None, reason: str = "",
+    *,
+    follow_up: FollowUp,
+    fractures: Iterable[Fracture | int] | None = None,
+    reason: str = "",
     **fields: Any,
 ) -> FollowUp:
     allowed = {"contact_at", "kind", "notes"}
@@ -280,7 +340,9 @@ def follow_up_update(
     follow_up._change_reason = change_reason(reason)
     follow_up.save()
     if fractures is not None:
-        follow_up.fractures.set(resolve_fractures(procedure=follow_up.procedure, fractures=fractures))
+        follow_up.fractures.set(
+            resolve_fractures(procedure=follow_up.procedure, fractures=fractures)
+        )
     _on_commit_clinical_change()
     return follow_up
 
@@ -342,10 +404,16 @@ def record_delete(*, record: models.Model, reason: str = "") -> None:
     silently take the complication out of the per-fracture rates.
     """
     if isinstance(record, Fracture) and record.complications.exists():
-        raise ValidationError({"non_field_errors": [
-            _("This fracture is concerned by %(n)s complication(s); change or delete them first.")
-            % {"n": record.complications.count()}
-        ]})
+        raise ValidationError(
+            {
+                "non_field_errors": [
+                    _(
+                        "This fracture is concerned by %(n)s complication(s); change or delete them first."
+                    )
+                    % {"n": record.complications.count()}
+                ]
+            }
+        )
     try:
         with transaction.atomic():
             record._change_reason = change_reason(reason)  # type: ignore[attr-defined]
@@ -356,8 +424,14 @@ def record_delete(*, record: models.Model, reason: str = "") -> None:
             label = str(obj._meta.verbose_name_plural)
             counts[label] = counts.get(label, 0) + 1
         dependants = ", ".join(f"{count} {label}" for label, count in sorted(counts.items()))
-        raise ValidationError({"non_field_errors": [
-            _("This %(record)s cannot be deleted while it has %(dependants)s; delete them first.")
-            % {"record": record._meta.verbose_name, "dependants": dependants}
-        ]}) from None
+        raise ValidationError(
+            {
+                "non_field_errors": [
+                    _(
+                        "This %(record)s cannot be deleted while it has %(dependants)s; delete them first."
+                    )
+                    % {"record": record._meta.verbose_name, "dependants": dependants}
+                ]
+            }
+        ) from None
     _on_commit_clinical_change()

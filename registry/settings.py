@@ -19,7 +19,9 @@ from registry.env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = env_str("SECRET_KEY", "insecure-dev-key-only-for-the-embedded-registry" if DEBUG else None)
+SECRET_KEY = env_str(
+    "SECRET_KEY", "insecure-dev-key-only-for-the-embedded-registry" if DEBUG else None
+)
 if not DEBUG and SECRET_KEY.startswith("insecure"):
     raise ImproperlyConfigured("Set SECRET_KEY for production (DEBUG=false).")
 # Keyed hash for local hospital numbers (duplicate detection without storing them).
@@ -146,7 +148,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 if DEBUG:
-    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise wants it; collectstatic fills it in production
+    STATIC_ROOT.mkdir(
+        parents=True, exist_ok=True
+    )  # whitenoise wants it; collectstatic fills it in production
 # Third-party front-end code (Bootstrap, Chart.js) is installed by npm at set-up
 # and served by this server: hospital networks are often closed to CDNs.
 STATICFILES_DIRS = [
@@ -216,7 +220,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
 }
 # Keep Django's LOGGING (and its identifier mask) in the worker instead of Celery's own handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -239,7 +246,9 @@ CACHES = {
 
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
 )
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)

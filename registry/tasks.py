@@ -59,17 +59,25 @@ def send_worklist_digests() -> int:
         if not items:
             continue
         with translation.override(user.profile.language or settings.LANGUAGE_CODE):
-            context = {"user": user, "items": items, "now": now, "worklist_url": worklist_url,
-                       "overdue": sum(item.overdue for item in items)}
-            messages.append(EmailMessage(
-                subject=ngettext(
-                    "PIGSF registry: %(count)d follow-up due",
-                    "PIGSF registry: %(count)d follow-ups due",
-                    len(items),
-                ) % {"count": len(items)},
-                body=render_to_string("registry/email/worklist_digest.txt", context),
-                to=[user.email],
-            ))
+            context = {
+                "user": user,
+                "items": items,
+                "now": now,
+                "worklist_url": worklist_url,
+                "overdue": sum(item.overdue for item in items),
+            }
+            messages.append(
+                EmailMessage(
+                    subject=ngettext(
+                        "PIGSF registry: %(count)d follow-up due",
+                        "PIGSF registry: %(count)d follow-ups due",
+                        len(items),
+                    )
+                    % {"count": len(items)},
+                    body=render_to_string("registry/email/worklist_digest.txt", context),
+                    to=[user.email],
+                )
+            )
     if messages:
         get_connection().send_messages(messages)
     return len(messages)

@@ -43,7 +43,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = 1
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter:
-            reporter.write_line(f"FAIL: {len(_skipped)} test(s) skipped in CI: " + ", ".join(_skipped[:20]), red=True)
+            reporter.write_line(
+                f"FAIL: {len(_skipped)} test(s) skipped in CI: " + ", ".join(_skipped[:20]),
+                red=True,
+            )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -54,6 +57,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 if reason:
                     item.add_marker(pytest.mark.skip(reason=f"{service}: {reason}"))
 
+
 PASSWORD = "correct-horse-battery-staple"
 
 
@@ -63,6 +67,16 @@ def _fast_password_hashing() -> None:
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Cached statistics are keyed on department ids, which repeat from test to test, and a
+    test's writes are rolled back before their after-commit version bump: start each test with
+    an empty cache so that no result leaks from one test into another."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 def _user(username: str, role: str | None, department: Department | None, **extra) -> User:
@@ -111,7 +125,9 @@ def outsider(other_department) -> User:
 
 @pytest.fixture
 def admin_user(db) -> User:
-    return User.objects.create_superuser(username="admin", password=PASSWORD, email="admin@example.org")
+    return User.objects.create_superuser(
+        username="admin", password=PASSWORD, email="admin@example.org"
+    )
 
 
 def api_client_for(user: User) -> APIClient:
@@ -148,7 +164,8 @@ def celery_worker(transactional_db):
 
     url = services.redis_url()
     db = connection.settings_dict
-    database_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    database_url = f"postgres://{db['USER'] or 'postgres'}@{host}:{port}/{db['NAME']}"
     queue = f"test-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
@@ -160,9 +177,25 @@ def celery_worker(transactional_db):
     root = Path(__file__).resolve().parents[1]
     log = open(root / "var" / f"celery-{queue}.log", "w+")  # noqa: SIM115 - closed below
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "registry", "worker", "-P", "solo", "-Q", queue,
-         "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "registry",
+            "worker",
+            "-P",
+            "solo",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
     from celery.backends.redis import RedisBackend
@@ -184,7 +217,9 @@ def celery_worker(transactional_db):
             except CeleryTimeout:
                 if worker.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
-                    pytest.fail(f"the worker did not answer (exit code {worker.poll()}):\n{log.read()[-4000:]}")
+                    pytest.fail(
+                        f"the worker did not answer (exit code {worker.poll()}):\n{log.read()[-4000:]}"
+                    )
 
     run.queue = queue  # type: ignore[attr-defined]
     try:

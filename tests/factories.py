@@ -20,41 +20,76 @@ _seq = itertools.count(1)
 # A few real CTCAE v5.0 terms (code, name, SOC) for hand-built cohorts.
 WOUND_INFECTION = ("10048038", "Wound infection", "Infections and infestations")
 BONE_INFECTION = ("10061017", "Bone infection", "Infections and infestations")
-PAIN_IN_EXTREMITY = ("10033425", "Pain in extremity", "Musculoskeletal and connective tissue disorders")
+PAIN_IN_EXTREMITY = (
+    "10033425",
+    "Pain in extremity",
+    "Musculoskeletal and connective tissue disorders",
+)
 HEMATOMA = ("10018852", "Hematoma", "Vascular disorders")
 
 
 def term(code_name_soc: tuple[str, str, str] = WOUND_INFECTION) -> CtcaeTerm:
     code, name, soc = code_name_soc
     obj, _ = CtcaeTerm.objects.get_or_create(
-        code=code, defaults={"name": name, "soc": soc, "grade_1": "x", "grade_2": "x", "grade_3": "x"}
+        code=code,
+        defaults={"name": name, "soc": soc, "grade_1": "x", "grade_2": "x", "grade_3": "x"},
     )
     return obj
 
 
-def patient(department: Department, *, sex: str = "female", birth_date: date = date(1950, 1, 1),
-            registry_id: str | None = None) -> Patient:
+def patient(
+    department: Department,
+    *,
+    sex: str = "female",
+    birth_date: date = date(1950, 1, 1),
+    registry_id: str | None = None,
+) -> Patient:
     return Patient.objects.create(
-        department=department, registry_id=registry_id or f"P{next(_seq):05d}", sex=sex, birth_date=birth_date
+        department=department,
+        registry_id=registry_id or f"P{next(_seq):05d}",
+        sex=sex,
+        birth_date=birth_date,
     )
 
 
-def procedure(pat: Patient, *, started_at: datetime | None = None, minutes: int = 90,
-              guidance: str = "ct", anesthesia: str = "general", operator: str = "") -> Procedure:
+def procedure(
+    pat: Patient,
+    *,
+    started_at: datetime | None = None,
+    minutes: int = 90,
+    guidance: str = "ct",
+    anesthesia: str = "general",
+    operator: str = "",
+) -> Procedure:
     start = started_at or datetime(2020, 1, 6, 9, 0, tzinfo=PARIS)
     return Procedure.objects.create(
-        patient=pat, started_at=start, ended_at=start + timedelta(minutes=minutes),
-        guidance=guidance, anesthesia=anesthesia, operator=operator,
+        patient=pat,
+        started_at=start,
+        ended_at=start + timedelta(minutes=minutes),
+        guidance=guidance,
+        anesthesia=anesthesia,
+        operator=operator,
     )
 
 
-def fracture(proc: Procedure, *, type: str = "insufficiency", site: str = "sacrum", side: str = "left",
-             screws: int = 1) -> Fracture:
+def fracture(
+    proc: Procedure,
+    *,
+    type: str = "insufficiency",
+    site: str = "sacrum",
+    side: str = "left",
+    screws: int = 1,
+) -> Fracture:
     return Fracture.objects.create(procedure=proc, type=type, site=site, side=side, screws=screws)
 
 
-def follow_up(proc: Procedure, *, hours_after_end: float, fractures: list[Fracture] | None = None,
-              kind: str = "clinical") -> FollowUp:
+def follow_up(
+    proc: Procedure,
+    *,
+    hours_after_end: float,
+    fractures: list[Fracture] | None = None,
+    kind: str = "clinical",
+) -> FollowUp:
     fu = FollowUp.objects.create(
         procedure=proc, contact_at=proc.ended_at + timedelta(hours=hours_after_end), kind=kind
     )
@@ -62,18 +97,32 @@ def follow_up(proc: Procedure, *, hours_after_end: float, fractures: list[Fractu
     return fu
 
 
-def complication(proc: Procedure, *, window: str, grade: int, term_code=WOUND_INFECTION,
-                 fractures: list[Fracture] | None = None, hours_after_end: float | None = None) -> ComplicationEvent:
+def complication(
+    proc: Procedure,
+    *,
+    window: str,
+    grade: int,
+    term_code=WOUND_INFECTION,
+    fractures: list[Fracture] | None = None,
+    hours_after_end: float | None = None,
+) -> ComplicationEvent:
     """A complication with its derived fields set directly (window, grade)."""
     if window == "per_procedural":
         onset = {"during_procedure": True}
         hours = None
     else:
-        hours = hours_after_end if hours_after_end is not None else (2.0 if window == "early" else 72.0)
+        hours = (
+            hours_after_end if hours_after_end is not None else (2.0 if window == "early" else 72.0)
+        )
         onset = {"onset_at": proc.ended_at + timedelta(hours=hours)}
     event = ComplicationEvent.objects.create(
-        procedure=proc, term=term(term_code), auto_grade=grade, window=window, hours_after_end=hours,
-        grade_rationale=f"Grade {grade}: set by the test factory", **onset,
+        procedure=proc,
+        term=term(term_code),
+        auto_grade=grade,
+        window=window,
+        hours_after_end=hours,
+        grade_rationale=f"Grade {grade}: set by the test factory",
+        **onset,
     )
     event.fractures.set(fractures if fractures is not None else list(proc.fractures.all()))
     return event

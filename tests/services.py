@@ -26,7 +26,11 @@ def redis_url() -> str | None:
 
 
 def chromium_path() -> str | None:
-    candidate = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+    candidate = (
+        os.environ.get("CHROMIUM_PATH")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
     return candidate if candidate and os.path.exists(candidate) else None
 
 
@@ -40,12 +44,16 @@ def missing(service: str) -> str | None:
     if service == "redis":
         url = redis_url()
         if not url:
-            return "needs Redis and a real Celery worker: set TEST_REDIS_URL=redis://127.0.0.1:6379/15"
+            return (
+                "needs Redis and a real Celery worker: set TEST_REDIS_URL=redis://127.0.0.1:6379/15"
+            )
         if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
             return "needs PostgreSQL too: a worker process cannot share SQLite's in-memory test database"
         parsed = urlparse(url)
         try:
-            socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 2).close()
+            socket.create_connection(
+                (parsed.hostname or "127.0.0.1", parsed.port or 6379), 2
+            ).close()
         except OSError as exc:
             return f"Redis at {url} is not answering ({exc})"
         return None

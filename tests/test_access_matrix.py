@@ -29,18 +29,32 @@ def records(department, other_department):
     procedure = factories.procedure(patient, started_at=datetime(2020, 3, 4, 9, tzinfo=PARIS))
     fracture = factories.fracture(procedure)
     follow_up = factories.follow_up(procedure, hours_after_end=20)
-    complication = complication_record(procedure=procedure, term="10048038", facts={"intervention": "oral"},
-                                       onset_at=procedure.ended_at + timedelta(hours=2))
+    complication = complication_record(
+        procedure=procedure,
+        term="10048038",
+        facts={"intervention": "oral"},
+        onset_at=procedure.ended_at + timedelta(hours=2),
+    )
     return {
-        "departments": department.pk, "patients": patient.pk, "procedures": procedure.pk,
-        "fractures": fracture.pk, "follow-ups": follow_up.pk, "complications": complication.pk,
+        "departments": department.pk,
+        "patients": patient.pk,
+        "procedures": procedure.pk,
+        "fractures": fracture.pk,
+        "follow-ups": follow_up.pk,
+        "complications": complication.pk,
     }
 
 
 @pytest.fixture
 def as_role(request, radiologist, head, data_manager, api_user, outsider, admin_user):
-    users = {"radiologist": radiologist, "head": head, "data_manager": data_manager, "api_user": api_user,
-             "outsider": outsider, "admin_user": admin_user}
+    users = {
+        "radiologist": radiologist,
+        "head": head,
+        "data_manager": data_manager,
+        "api_user": api_user,
+        "outsider": outsider,
+        "admin_user": admin_user,
+    }
 
     def client_for(role: str) -> APIClient:
         return APIClient() if role == "anonymous" else api_client_for(users[role])
@@ -99,7 +113,9 @@ PATCHES = {
 @pytest.mark.parametrize("resource", RESOURCES)
 @pytest.mark.parametrize("role", ROLES)
 def test_changing_a_record_of_department_a(records, as_role, role, resource):
-    response = as_role(role).patch(f"/api/v1/{resource}/{records[resource]}/", PATCHES[resource], format="json")
+    response = as_role(role).patch(
+        f"/api/v1/{resource}/{records[resource]}/", PATCHES[resource], format="json"
+    )
     assert response.status_code == _expected_write(role, resource), response.content
 
 
@@ -108,7 +124,11 @@ def test_creating_a_follow_up_in_department_a(records, as_role, role):
     ended = datetime(2020, 3, 4, 10, 30, tzinfo=PARIS)
     response = as_role(role).post(
         "/api/v1/follow-ups/",
-        {"procedure": records["procedures"], "contact_at": (ended + timedelta(days=30)).isoformat(), "kind": "clinical"},
+        {
+            "procedure": records["procedures"],
+            "contact_at": (ended + timedelta(days=30)).isoformat(),
+            "kind": "clinical",
+        },
         format="json",
     )
     expected = {"anonymous": 401, "outsider": 400}.get(role, 201 if role in WRITERS else 403)
@@ -138,7 +158,9 @@ PAGES = ["/", "/cases/", "/dashboard/"]
 
 @pytest.mark.parametrize("page", PAGES)
 @pytest.mark.parametrize("role", ROLES)
-def test_pages_need_a_login(client, records, radiologist, head, data_manager, api_user, outsider, admin_user, role, page):
+def test_pages_need_a_login(
+    client, records, radiologist, head, data_manager, api_user, outsider, admin_user, role, page
+):
     if role != "anonymous":
         assert client.login(username={"admin_user": "admin"}.get(role, role), password=PASSWORD)
     response = client.get(page)
@@ -146,8 +168,9 @@ def test_pages_need_a_login(client, records, radiologist, head, data_manager, ap
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_the_case_page_of_department_a(client, records, radiologist, head, data_manager, api_user, outsider,
-                                       admin_user, role):
+def test_the_case_page_of_department_a(
+    client, records, radiologist, head, data_manager, api_user, outsider, admin_user, role
+):
     if role != "anonymous":
         assert client.login(username={"admin_user": "admin"}.get(role, role), password=PASSWORD)
     response = client.get(f"/cases/{records['procedures']}/")

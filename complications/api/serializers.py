@@ -116,9 +116,7 @@ class StrictObjectSerializer(serializers.Serializer):
         if isinstance(data, Mapping):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
-                message = _("Unknown key. Known keys: %(keys)s.") % {
-                    "keys": ", ".join(self.fields)
-                }
+                message = _("Unknown key. Known keys: %(keys)s.") % {"keys": ", ".join(self.fields)}
                 raise serializers.ValidationError({key: [message] for key in unknown})
         return super().to_internal_value(data)
 
@@ -128,7 +126,10 @@ class OutcomeFactsSerializer(StrictObjectSerializer):
 
     resolved_same_session = serializers.BooleanField(required=False)
     extra_stay_hours = serializers.FloatField(
-        required=False, allow_null=True, min_value=0, max_value=24 * 366 * 10,
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=24 * 366 * 10,
         help_text=_("Unplanned stay (observation or hospitalisation) it caused, in hours."),
     )
     additional_therapy = serializers.ChoiceField(choices=ADDITIONAL_THERAPY, required=False)
@@ -158,7 +159,8 @@ class ComplicationSerializer(serializers.ModelSerializer):
         help_text=_('CTCAE v5.0 MedDRA code, e.g. "10048038" (Wound infection).'),
     )
     onset_at = AwareDateTimeField(
-        required=False, allow_null=True,
+        required=False,
+        allow_null=True,
         help_text=_("Exactly one of onset_at, onset_date, during_procedure=true."),
     )
     onset_date = BoundedDateField(
@@ -167,7 +169,10 @@ class ComplicationSerializer(serializers.ModelSerializer):
     during_procedure = serializers.BooleanField(required=False)
     facts = FactsField(required=False)
     grade_override = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, max_value=5,
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=5,
         help_text=_("Needs override_reason; auto_grade is kept."),
     )
     outcome = serializers.ChoiceField(choices=Outcome.choices, required=False, allow_blank=True)
@@ -186,15 +191,43 @@ class ComplicationSerializer(serializers.ModelSerializer):
     class Meta:
         model = ComplicationEvent
         fields = [
-            "id", "procedure", "fractures", "term", "specify", "onset_at", "onset_date",
-            "during_procedure", "facts", "grade_override", "override_reason", "description",
-            "outcome", "relatedness", "outcome_facts", "term_name", "soc", "auto_grade", "grade",
-            "grade_rationale", "severity", "window", "hours_after_end", "cirse_grade",
-            "sir_class", "created_at", "updated_at",
+            "id",
+            "procedure",
+            "fractures",
+            "term",
+            "specify",
+            "onset_at",
+            "onset_date",
+            "during_procedure",
+            "facts",
+            "grade_override",
+            "override_reason",
+            "description",
+            "outcome",
+            "relatedness",
+            "outcome_facts",
+            "term_name",
+            "soc",
+            "auto_grade",
+            "grade",
+            "grade_rationale",
+            "severity",
+            "window",
+            "hours_after_end",
+            "cirse_grade",
+            "sir_class",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = [
-            "id", "auto_grade", "grade_rationale", "hours_after_end", "cirse_grade", "sir_class",
-            "created_at", "updated_at",
+            "id",
+            "auto_grade",
+            "grade_rationale",
+            "hours_after_end",
+            "cirse_grade",
+            "sir_class",
+            "created_at",
+            "updated_at",
         ]
         validators: list[Any] = []
 
@@ -205,7 +238,9 @@ class GradingPreviewSerializer(serializers.Serializer):
     )
     facts = FactsField(required=False)
     sex = serializers.ChoiceField(
-        choices=Sex.choices, required=False, allow_null=True,
+        choices=Sex.choices,
+        required=False,
+        allow_null=True,
         help_text=_("Sets the haemoglobin lower limit of normal (anaemia)."),
     )
 

@@ -43,8 +43,16 @@ class ComplicationFilter(filters.FilterSet):
     class Meta:
         model = ComplicationEvent
         fields = [
-            "department", "procedure", "patient", "fracture", "term", "soc", "grade", "window",
-            "severity", "outcome",
+            "department",
+            "procedure",
+            "patient",
+            "fracture",
+            "term",
+            "soc",
+            "grade",
+            "window",
+            "severity",
+            "outcome",
         ]
 
     def filter_severity(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
@@ -73,7 +81,13 @@ class ComplicationViewSet(ServiceModelViewSet):
     serializer_class = serializers.ComplicationSerializer
     filterset_class = ComplicationFilter
     ordering_fields: ClassVar[list[str]] = [
-        "onset_at", "onset_date", "grade", "auto_grade", "window", "created_at", "updated_at",
+        "onset_at",
+        "onset_date",
+        "grade",
+        "auto_grade",
+        "window",
+        "created_at",
+        "updated_at",
     ]
     immutable_fields = ("procedure",)
 

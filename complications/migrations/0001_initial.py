@@ -8,152 +8,524 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('registry', '0001_initial'),
+        ("registry", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CtcaeTerm',
+            name="CtcaeTerm",
             fields=[
-                ('code', models.CharField(max_length=16, primary_key=True, serialize=False, verbose_name='MedDRA code')),
-                ('name', models.CharField(max_length=255, verbose_name='term')),
-                ('soc', models.CharField(max_length=255, verbose_name='system organ class')),
-                ('grade_1', models.TextField(blank=True, null=True)),
-                ('grade_2', models.TextField(blank=True, null=True)),
-                ('grade_3', models.TextField(blank=True, null=True)),
-                ('grade_4', models.TextField(blank=True, null=True)),
-                ('grade_5', models.TextField(blank=True, null=True)),
-                ('definition', models.TextField(blank=True, default='')),
-                ('curated', models.BooleanField(default=False, help_text='False for terms loaded from the full official spreadsheet.', verbose_name="in the project's curated catalogue")),
+                (
+                    "code",
+                    models.CharField(
+                        max_length=16, primary_key=True, serialize=False, verbose_name="MedDRA code"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255, verbose_name="term")),
+                ("soc", models.CharField(max_length=255, verbose_name="system organ class")),
+                ("grade_1", models.TextField(blank=True, null=True)),
+                ("grade_2", models.TextField(blank=True, null=True)),
+                ("grade_3", models.TextField(blank=True, null=True)),
+                ("grade_4", models.TextField(blank=True, null=True)),
+                ("grade_5", models.TextField(blank=True, null=True)),
+                ("definition", models.TextField(blank=True, default="")),
+                (
+                    "curated",
+                    models.BooleanField(
+                        default=False,
+                        help_text="False for terms loaded from the full official spreadsheet.",
+                        verbose_name="in the project's curated catalogue",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'CTCAE term',
-                'ordering': ['soc', 'name'],
-                'indexes': [models.Index(fields=['name'], name='ctcaeterm_name_idx')],
+                "verbose_name": "CTCAE term",
+                "ordering": ["soc", "name"],
+                "indexes": [models.Index(fields=["name"], name="ctcaeterm_name_idx")],
             },
         ),
         migrations.CreateModel(
-            name='ComplicationEvent',
+            name="ComplicationEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('specify', models.CharField(blank=True, default='', max_length=255, verbose_name='specify')),
-                ('onset_at', models.DateTimeField(blank=True, null=True, verbose_name='onset')),
-                ('onset_date', models.DateField(blank=True, null=True, verbose_name='onset date (time unknown)')),
-                ('during_procedure', models.BooleanField(default=False, verbose_name='occurred during the procedure')),
-                ('facts', models.JSONField(blank=True, default=dict, verbose_name='recorded facts')),
-                ('auto_grade', models.PositiveSmallIntegerField(verbose_name='automatic grade')),
-                ('grade_override', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='grade override')),
-                ('override_reason', models.TextField(blank=True, default='', verbose_name='override reason')),
-                ('grade', models.GeneratedField(db_persist=True, expression=django.db.models.functions.comparison.Coalesce('grade_override', 'auto_grade'), output_field=models.PositiveSmallIntegerField(), verbose_name='grade')),
-                ('grade_rationale', models.TextField(blank=True, default='', verbose_name='grade rationale')),
-                ('window', models.CharField(choices=[('per_procedural', 'Per-procedural'), ('early', 'Early (< 24 h)'), ('delayed', 'Delayed (≥ 24 h)')], max_length=16, verbose_name='window')),
-                ('hours_after_end', models.FloatField(blank=True, null=True, verbose_name='hours after the end')),
-                ('outcome', models.CharField(blank=True, choices=[('resolved', 'Resolved'), ('resolved_with_sequelae', 'Resolved with sequelae'), ('ongoing', 'Ongoing'), ('death', 'Death')], default='', max_length=24, verbose_name='outcome')),
-                ('relatedness', models.CharField(blank=True, choices=[('unrelated', 'Unrelated'), ('unlikely', 'Unlikely'), ('possible', 'Possible'), ('probable', 'Probable'), ('definite', 'Definite')], default='', max_length=12, verbose_name='relatedness')),
-                ('description', models.TextField(blank=True, default='', verbose_name='description')),
-                ('cirse_grade', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='CIRSE grade')),
-                ('sir_class', models.CharField(blank=True, default='', max_length=1, verbose_name='SIR class')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('fractures', models.ManyToManyField(related_name='complications', to='registry.fracture', verbose_name='fractures concerned')),
-                ('procedure', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='complications', to='registry.procedure', verbose_name='procedure')),
-                ('term', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='complications.ctcaeterm', verbose_name='CTCAE term')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "specify",
+                    models.CharField(
+                        blank=True, default="", max_length=255, verbose_name="specify"
+                    ),
+                ),
+                ("onset_at", models.DateTimeField(blank=True, null=True, verbose_name="onset")),
+                (
+                    "onset_date",
+                    models.DateField(
+                        blank=True, null=True, verbose_name="onset date (time unknown)"
+                    ),
+                ),
+                (
+                    "during_procedure",
+                    models.BooleanField(
+                        default=False, verbose_name="occurred during the procedure"
+                    ),
+                ),
+                (
+                    "facts",
+                    models.JSONField(blank=True, default=dict, verbose_name="recorded facts"),
+                ),
+                ("auto_grade", models.PositiveSmallIntegerField(verbose_name="automatic grade")),
+                (
+                    "grade_override",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="grade override"
+                    ),
+                ),
+                (
+                    "override_reason",
+                    models.TextField(blank=True, default="", verbose_name="override reason"),
+                ),
+                (
+                    "grade",
+                    models.GeneratedField(
+                        db_persist=True,
+                        expression=django.db.models.functions.comparison.Coalesce(
+                            "grade_override", "auto_grade"
+                        ),
+                        output_field=models.PositiveSmallIntegerField(),
+                        verbose_name="grade",
+                    ),
+                ),
+                (
+                    "grade_rationale",
+                    models.TextField(blank=True, default="", verbose_name="grade rationale"),
+                ),
+                (
+                    "window",
+                    models.CharField(
+                        choices=[
+                            ("per_procedural", "Per-procedural"),
+                            ("early", "Early (< 24 h)"),
+                            ("delayed", "Delayed (≥ 24 h)"),
+                        ],
+                        max_length=16,
+                        verbose_name="window",
+                    ),
+                ),
+                (
+                    "hours_after_end",
+                    models.FloatField(blank=True, null=True, verbose_name="hours after the end"),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("resolved", "Resolved"),
+                            ("resolved_with_sequelae", "Resolved with sequelae"),
+                            ("ongoing", "Ongoing"),
+                            ("death", "Death"),
+                        ],
+                        default="",
+                        max_length=24,
+                        verbose_name="outcome",
+                    ),
+                ),
+                (
+                    "relatedness",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("unrelated", "Unrelated"),
+                            ("unlikely", "Unlikely"),
+                            ("possible", "Possible"),
+                            ("probable", "Probable"),
+                            ("definite", "Definite"),
+                        ],
+                        default="",
+                        max_length=12,
+                        verbose_name="relatedness",
+                    ),
+                ),
+                (
+                    "description",
+                    models.TextField(blank=True, default="", verbose_name="description"),
+                ),
+                (
+                    "cirse_grade",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="CIRSE grade"
+                    ),
+                ),
+                (
+                    "sir_class",
+                    models.CharField(
+                        blank=True, default="", max_length=1, verbose_name="SIR class"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "fractures",
+                    models.ManyToManyField(
+                        related_name="complications",
+                        to="registry.fracture",
+                        verbose_name="fractures concerned",
+                    ),
+                ),
+                (
+                    "procedure",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="complications",
+                        to="registry.procedure",
+                        verbose_name="procedure",
+                    ),
+                ),
+                (
+                    "term",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="complications.ctcaeterm",
+                        verbose_name="CTCAE term",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'complication',
-                'ordering': ['procedure', 'id'],
+                "verbose_name": "complication",
+                "ordering": ["procedure", "id"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalComplicationEvent',
+            name="HistoricalComplicationEvent",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('specify', models.CharField(blank=True, default='', max_length=255, verbose_name='specify')),
-                ('onset_at', models.DateTimeField(blank=True, null=True, verbose_name='onset')),
-                ('onset_date', models.DateField(blank=True, null=True, verbose_name='onset date (time unknown)')),
-                ('during_procedure', models.BooleanField(default=False, verbose_name='occurred during the procedure')),
-                ('facts', models.JSONField(blank=True, default=dict, verbose_name='recorded facts')),
-                ('auto_grade', models.PositiveSmallIntegerField(verbose_name='automatic grade')),
-                ('grade_override', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='grade override')),
-                ('override_reason', models.TextField(blank=True, default='', verbose_name='override reason')),
-                ('grade', models.GeneratedField(db_persist=True, expression=django.db.models.functions.comparison.Coalesce('grade_override', 'auto_grade'), output_field=models.PositiveSmallIntegerField(), verbose_name='grade')),
-                ('grade_rationale', models.TextField(blank=True, default='', verbose_name='grade rationale')),
-                ('window', models.CharField(choices=[('per_procedural', 'Per-procedural'), ('early', 'Early (< 24 h)'), ('delayed', 'Delayed (≥ 24 h)')], max_length=16, verbose_name='window')),
-                ('hours_after_end', models.FloatField(blank=True, null=True, verbose_name='hours after the end')),
-                ('outcome', models.CharField(blank=True, choices=[('resolved', 'Resolved'), ('resolved_with_sequelae', 'Resolved with sequelae'), ('ongoing', 'Ongoing'), ('death', 'Death')], default='', max_length=24, verbose_name='outcome')),
-                ('relatedness', models.CharField(blank=True, choices=[('unrelated', 'Unrelated'), ('unlikely', 'Unlikely'), ('possible', 'Possible'), ('probable', 'Probable'), ('definite', 'Definite')], default='', max_length=12, verbose_name='relatedness')),
-                ('description', models.TextField(blank=True, default='', verbose_name='description')),
-                ('cirse_grade', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='CIRSE grade')),
-                ('sir_class', models.CharField(blank=True, default='', max_length=1, verbose_name='SIR class')),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('created_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('procedure', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.procedure', verbose_name='procedure')),
-                ('term', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='complications.ctcaeterm', verbose_name='CTCAE term')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "specify",
+                    models.CharField(
+                        blank=True, default="", max_length=255, verbose_name="specify"
+                    ),
+                ),
+                ("onset_at", models.DateTimeField(blank=True, null=True, verbose_name="onset")),
+                (
+                    "onset_date",
+                    models.DateField(
+                        blank=True, null=True, verbose_name="onset date (time unknown)"
+                    ),
+                ),
+                (
+                    "during_procedure",
+                    models.BooleanField(
+                        default=False, verbose_name="occurred during the procedure"
+                    ),
+                ),
+                (
+                    "facts",
+                    models.JSONField(blank=True, default=dict, verbose_name="recorded facts"),
+                ),
+                ("auto_grade", models.PositiveSmallIntegerField(verbose_name="automatic grade")),
+                (
+                    "grade_override",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="grade override"
+                    ),
+                ),
+                (
+                    "override_reason",
+                    models.TextField(blank=True, default="", verbose_name="override reason"),
+                ),
+                (
+                    "grade",
+                    models.GeneratedField(
+                        db_persist=True,
+                        expression=django.db.models.functions.comparison.Coalesce(
+                            "grade_override", "auto_grade"
+                        ),
+                        output_field=models.PositiveSmallIntegerField(),
+                        verbose_name="grade",
+                    ),
+                ),
+                (
+                    "grade_rationale",
+                    models.TextField(blank=True, default="", verbose_name="grade rationale"),
+                ),
+                (
+                    "window",
+                    models.CharField(
+                        choices=[
+                            ("per_procedural", "Per-procedural"),
+                            ("early", "Early (< 24 h)"),
+                            ("delayed", "Delayed (≥ 24 h)"),
+                        ],
+                        max_length=16,
+                        verbose_name="window",
+                    ),
+                ),
+                (
+                    "hours_after_end",
+                    models.FloatField(blank=True, null=True, verbose_name="hours after the end"),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("resolved", "Resolved"),
+                            ("resolved_with_sequelae", "Resolved with sequelae"),
+                            ("ongoing", "Ongoing"),
+                            ("death", "Death"),
+                        ],
+                        default="",
+                        max_length=24,
+                        verbose_name="outcome",
+                    ),
+                ),
+                (
+                    "relatedness",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("unrelated", "Unrelated"),
+                            ("unlikely", "Unlikely"),
+                            ("possible", "Possible"),
+                            ("probable", "Probable"),
+                            ("definite", "Definite"),
+                        ],
+                        default="",
+                        max_length=12,
+                        verbose_name="relatedness",
+                    ),
+                ),
+                (
+                    "description",
+                    models.TextField(blank=True, default="", verbose_name="description"),
+                ),
+                (
+                    "cirse_grade",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="CIRSE grade"
+                    ),
+                ),
+                (
+                    "sir_class",
+                    models.CharField(
+                        blank=True, default="", max_length=1, verbose_name="SIR class"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "procedure",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.procedure",
+                        verbose_name="procedure",
+                    ),
+                ),
+                (
+                    "term",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="complications.ctcaeterm",
+                        verbose_name="CTCAE term",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical complication',
-                'verbose_name_plural': 'historical complications',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical complication",
+                "verbose_name_plural": "historical complications",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalComplicationEvent_fractures',
+            name="HistoricalComplicationEvent_fractures",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('m2m_history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('complicationevent', models.ForeignKey(blank=True, db_constraint=False, db_tablespace='', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='complications.complicationevent')),
-                ('fracture', models.ForeignKey(blank=True, db_constraint=False, db_tablespace='', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.fracture')),
-                ('history', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, to='complications.historicalcomplicationevent')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("m2m_history_id", models.AutoField(primary_key=True, serialize=False)),
+                (
+                    "complicationevent",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_tablespace="",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="complications.complicationevent",
+                    ),
+                ),
+                (
+                    "fracture",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_tablespace="",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.fracture",
+                    ),
+                ),
+                (
+                    "history",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        to="complications.historicalcomplicationevent",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'HistoricalComplicationEvent_fractures',
+                "verbose_name": "HistoricalComplicationEvent_fractures",
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.AddIndex(
-            model_name='complicationevent',
-            index=models.Index(fields=['procedure', 'window'], name='complication_proc_window_idx'),
+            model_name="complicationevent",
+            index=models.Index(fields=["procedure", "window"], name="complication_proc_window_idx"),
         ),
         migrations.AddConstraint(
-            model_name='complicationevent',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('during_procedure', False), ('onset_at__isnull', False), ('onset_date__isnull', True)), models.Q(('during_procedure', False), ('onset_at__isnull', True), ('onset_date__isnull', False)), models.Q(('during_procedure', True), ('onset_at__isnull', True), ('onset_date__isnull', True)), _connector='OR'), name='complication_exactly_one_onset'),
+            model_name="complicationevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("during_procedure", False),
+                        ("onset_at__isnull", False),
+                        ("onset_date__isnull", True),
+                    ),
+                    models.Q(
+                        ("during_procedure", False),
+                        ("onset_at__isnull", True),
+                        ("onset_date__isnull", False),
+                    ),
+                    models.Q(
+                        ("during_procedure", True),
+                        ("onset_at__isnull", True),
+                        ("onset_date__isnull", True),
+                    ),
+                    _connector="OR",
+                ),
+                name="complication_exactly_one_onset",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='complicationevent',
-            constraint=models.CheckConstraint(condition=models.Q(('auto_grade__gte', 1), ('auto_grade__lte', 5)), name='complication_auto_grade_range'),
+            model_name="complicationevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("auto_grade__gte", 1), ("auto_grade__lte", 5)),
+                name="complication_auto_grade_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='complicationevent',
-            constraint=models.CheckConstraint(condition=models.Q(('grade_override__isnull', True), models.Q(('grade_override__gte', 1), ('grade_override__lte', 5)), _connector='OR'), name='complication_override_range'),
+            model_name="complicationevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("grade_override__isnull", True),
+                    models.Q(("grade_override__gte", 1), ("grade_override__lte", 5)),
+                    _connector="OR",
+                ),
+                name="complication_override_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='complicationevent',
-            constraint=models.CheckConstraint(condition=models.Q(('grade_override__isnull', True), models.Q(('override_reason', ''), _negated=True), _connector='OR'), name='complication_override_needs_reason'),
+            model_name="complicationevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("grade_override__isnull", True),
+                    models.Q(("override_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="complication_override_needs_reason",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='complicationevent',
-            constraint=models.CheckConstraint(condition=models.Q(('window__in', ['per_procedural', 'early', 'delayed'])), name='complication_window_valid'),
+            model_name="complicationevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("window__in", ["per_procedural", "early", "delayed"])),
+                name="complication_window_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='complicationevent',
-            constraint=models.CheckConstraint(condition=models.Q(('cirse_grade__isnull', True), models.Q(('cirse_grade__gte', 1), ('cirse_grade__lte', 6)), _connector='OR'), name='complication_cirse_range'),
+            model_name="complicationevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("cirse_grade__isnull", True),
+                    models.Q(("cirse_grade__gte", 1), ("cirse_grade__lte", 6)),
+                    _connector="OR",
+                ),
+                name="complication_cirse_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='complicationevent',
-            constraint=models.CheckConstraint(condition=models.Q(('sir_class__in', ['', 'A', 'B', 'C', 'D', 'E', 'F'])), name='complication_sir_valid'),
+            model_name="complicationevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sir_class__in", ["", "A", "B", "C", "D", "E", "F"])),
+                name="complication_sir_valid",
+            ),
         ),
     ]

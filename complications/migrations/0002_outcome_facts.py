@@ -4,20 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('complications', '0001_initial'),
+        ("complications", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='complicationevent',
-            name='outcome_facts',
-            field=models.JSONField(blank=True, default=dict, help_text='Same-session resolution, extra stay, additional therapy, sequelae, death.', verbose_name='outcome facts (CIRSE/SIR)'),
+            model_name="complicationevent",
+            name="outcome_facts",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="Same-session resolution, extra stay, additional therapy, sequelae, death.",
+                verbose_name="outcome facts (CIRSE/SIR)",
+            ),
         ),
         migrations.AddField(
-            model_name='historicalcomplicationevent',
-            name='outcome_facts',
-            field=models.JSONField(blank=True, default=dict, help_text='Same-session resolution, extra stay, additional therapy, sequelae, death.', verbose_name='outcome facts (CIRSE/SIR)'),
+            model_name="historicalcomplicationevent",
+            name="outcome_facts",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="Same-session resolution, extra stay, additional therapy, sequelae, death.",
+                verbose_name="outcome facts (CIRSE/SIR)",
+            ),
         ),
     ]

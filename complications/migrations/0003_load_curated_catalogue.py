@@ -14,7 +14,10 @@ def load(apps, schema_editor):
         CtcaeTerm.objects.update_or_create(
             code=term.code,
             defaults={
-                "name": term.name, "soc": term.soc, "definition": term.definition, "curated": True,
+                "name": term.name,
+                "soc": term.soc,
+                "definition": term.definition,
+                "curated": True,
                 **{f"grade_{g}": term.grades.get(g) for g in range(1, 6)},
             },
         )

@@ -6,35 +6,138 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('complications', '0003_load_curated_catalogue'),
-        ('registry', '0001_initial'),
+        ("complications", "0003_load_curated_catalogue"),
+        ("registry", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ExportJob',
+            name="ExportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('format', models.CharField(choices=[('csv', 'CSV'), ('xlsx', 'Excel (XLSX)'), ('fhir', 'HL7 FHIR R4 (JSON)')], max_length=8, verbose_name='format')),
-                ('kind', models.CharField(blank=True, choices=[('cases', 'Cases (one row per fracture)'), ('complications', 'Complications (one row per event)')], default='', help_text='Which table a CSV export holds; XLSX holds both, FHIR has no kind.', max_length=16, verbose_name='kind')),
-                ('filters', models.JSONField(blank=True, default=dict, verbose_name='filters')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=8, verbose_name='status')),
-                ('progress', models.PositiveSmallIntegerField(default=0, verbose_name='progress (%)')),
-                ('error', models.TextField(blank=True, default='', verbose_name='error')),
-                ('file', models.FileField(blank=True, default='', upload_to='exports/', verbose_name='file')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished at')),
-                ('departments', models.ManyToManyField(related_name='+', to='registry.department', verbose_name='departments in scope')),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='export_jobs', to=settings.AUTH_USER_MODEL, verbose_name='owner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "format",
+                    models.CharField(
+                        choices=[
+                            ("csv", "CSV"),
+                            ("xlsx", "Excel (XLSX)"),
+                            ("fhir", "HL7 FHIR R4 (JSON)"),
+                        ],
+                        max_length=8,
+                        verbose_name="format",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("cases", "Cases (one row per fracture)"),
+                            ("complications", "Complications (one row per event)"),
+                        ],
+                        default="",
+                        help_text="Which table a CSV export holds; XLSX holds both, FHIR has no kind.",
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("filters", models.JSONField(blank=True, default=dict, verbose_name="filters")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=8,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "progress",
+                    models.PositiveSmallIntegerField(default=0, verbose_name="progress (%)"),
+                ),
+                ("error", models.TextField(blank=True, default="", verbose_name="error")),
+                (
+                    "file",
+                    models.FileField(
+                        blank=True, default="", upload_to="exports/", verbose_name="file"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                (
+                    "finished_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
+                ),
+                (
+                    "departments",
+                    models.ManyToManyField(
+                        related_name="+",
+                        to="registry.department",
+                        verbose_name="departments in scope",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="export_jobs",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="owner",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'export job',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['owner', '-created_at'], name='exportjob_owner_created_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('format__in', ['csv', 'xlsx', 'fhir'])), name='exportjob_format_valid'), models.CheckConstraint(condition=models.Q(models.Q(('format', 'csv'), ('kind__in', ['cases', 'complications'])), models.Q(models.Q(('format', 'csv'), _negated=True), ('kind', '')), _connector='OR'), name='exportjob_kind_only_for_csv'), models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'running', 'done', 'failed'])), name='exportjob_status_valid'), models.CheckConstraint(condition=models.Q(('progress__lte', 100)), name='exportjob_progress_range'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'done'), _negated=True), models.Q(('file', ''), _negated=True), _connector='OR'), name='exportjob_done_has_file'), models.CheckConstraint(condition=models.Q(('status', 'done'), ('file', ''), _connector='OR'), name='exportjob_file_only_when_done')],
+                "verbose_name": "export job",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["owner", "-created_at"], name="exportjob_owner_created_idx"
+                    )
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("format__in", ["csv", "xlsx", "fhir"])),
+                        name="exportjob_format_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("format", "csv"), ("kind__in", ["cases", "complications"])),
+                            models.Q(models.Q(("format", "csv"), _negated=True), ("kind", "")),
+                            _connector="OR",
+                        ),
+                        name="exportjob_kind_only_for_csv",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("status__in", ["queued", "running", "done", "failed"])),
+                        name="exportjob_status_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("progress__lte", 100)), name="exportjob_progress_range"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "done"), _negated=True),
+                            models.Q(("file", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="exportjob_done_has_file",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("status", "done"), ("file", ""), _connector="OR"),
+                        name="exportjob_file_only_when_done",
+                    ),
+                ],
             },
         ),
     ]

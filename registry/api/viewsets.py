@@ -140,7 +140,9 @@ class ServiceModelViewSet(ETagRetrieveMixin, viewsets.ModelViewSet):
         lookup = self.lookup_url_kwarg or self.lookup_field
         if request.user.is_authenticated and lookup in self.kwargs:
             try:
-                visible = self.get_queryset().filter(**{self.lookup_field: self.kwargs[lookup]}).exists()
+                visible = (
+                    self.get_queryset().filter(**{self.lookup_field: self.kwargs[lookup]}).exists()
+                )
             except (ValueError, TypeError, DjangoValidationError):
                 visible = False
             if not visible:

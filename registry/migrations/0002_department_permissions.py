@@ -4,14 +4,20 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registry', '0001_initial'),
+        ("registry", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='department',
-            options={'ordering': ['code'], 'permissions': [('export_data', "Can export the department's data"), ('export_identifiers', 'Can export registry ids (identifiers)'), ('manage_quality_targets', 'Can set quality targets and alerts')]},
+            name="department",
+            options={
+                "ordering": ["code"],
+                "permissions": [
+                    ("export_data", "Can export the department's data"),
+                    ("export_identifiers", "Can export registry ids (identifiers)"),
+                    ("manage_quality_targets", "Can set quality targets and alerts"),
+                ],
+            },
         ),
     ]

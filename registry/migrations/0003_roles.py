@@ -18,7 +18,9 @@ def create_roles(apps, schema_editor):
         wanted = []
         for perm in role_permissions(role):
             app_label, codename = perm.split(".")
-            wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+            wanted.append(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
         group.permissions.set(wanted)
 
 

@@ -5,20 +5,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registry', '0004_profile'),
+        ("registry", "0004_profile"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='fracture',
-            name='screws',
-            field=models.PositiveSmallIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1)], verbose_name='screws'),
+            model_name="fracture",
+            name="screws",
+            field=models.PositiveSmallIntegerField(
+                default=1,
+                validators=[django.core.validators.MinValueValidator(1)],
+                verbose_name="screws",
+            ),
         ),
         migrations.AlterField(
-            model_name='historicalfracture',
-            name='screws',
-            field=models.PositiveSmallIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1)], verbose_name='screws'),
+            model_name="historicalfracture",
+            name="screws",
+            field=models.PositiveSmallIntegerField(
+                default=1,
+                validators=[django.core.validators.MinValueValidator(1)],
+                verbose_name="screws",
+            ),
         ),
     ]

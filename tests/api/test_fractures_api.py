@@ -180,8 +180,12 @@ def test_a_fracture_that_a_complication_concerns_cannot_be_deleted(api, departme
 
     procedure = factories.procedure(factories.patient(department))
     fracture = factories.fracture(procedure)
-    complication_record(procedure=procedure, term="10033425", facts={"symptoms": "mild"},
-                        onset_at=procedure.ended_at + timedelta(hours=2))
+    complication_record(
+        procedure=procedure,
+        term="10033425",
+        facts={"symptoms": "mild"},
+        onset_at=procedure.ended_at + timedelta(hours=2),
+    )
     response = api.delete(f"/api/v1/fractures/{fracture.pk}/")
     assert response.status_code == 400
     assert "complication" in response.json()["non_field_errors"][0]

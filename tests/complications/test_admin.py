@@ -15,7 +15,9 @@ PARIS = ZoneInfo("Europe/Paris")
 
 @pytest.fixture
 def proc(department):
-    procedure = factories.procedure(factories.patient(department), started_at=datetime(2020, 3, 4, 9, tzinfo=PARIS))
+    procedure = factories.procedure(
+        factories.patient(department), started_at=datetime(2020, 3, 4, 9, tzinfo=PARIS)
+    )
     factories.fracture(procedure)
     return procedure
 
@@ -23,10 +25,20 @@ def proc(department):
 def _post(client, proc, **overrides):
     end = proc.ended_at.astimezone(PARIS) + timedelta(days=3)
     data = {
-        "procedure": proc.pk, "term": "10048038", "specify": "", "onset_at_0": end.strftime("%Y-%m-%d"),
-        "onset_at_1": end.strftime("%H:%M:%S"), "onset_date": "", "facts": json.dumps({"intervention": "iv"}),
-        "grade_override": "", "override_reason": "", "outcome": "resolved", "relatedness": "", "description": "",
-        "outcome_facts": "{}", **overrides,
+        "procedure": proc.pk,
+        "term": "10048038",
+        "specify": "",
+        "onset_at_0": end.strftime("%Y-%m-%d"),
+        "onset_at_1": end.strftime("%H:%M:%S"),
+        "onset_date": "",
+        "facts": json.dumps({"intervention": "iv"}),
+        "grade_override": "",
+        "override_reason": "",
+        "outcome": "resolved",
+        "relatedness": "",
+        "description": "",
+        "outcome_facts": "{}",
+        **overrides,
     }
     return client.post("/admin/complications/complicationevent/add/", data)
 

@@ -38,8 +38,12 @@ def _errors(exc_info) -> dict:
 
 
 def test_it_derives_grade_severity_window_and_rationale_from_facts(proc):
-    event = complication_record(procedure=proc, term=WOUND_INFECTION, facts={"intervention": "iv"},
-                                onset_at=END + timedelta(days=3))
+    event = complication_record(
+        procedure=proc,
+        term=WOUND_INFECTION,
+        facts={"intervention": "iv"},
+        onset_at=END + timedelta(days=3),
+    )
     event.refresh_from_db()
     assert (event.auto_grade, event.grade, event.severity) == (3, 3, "major")
     assert event.window == "delayed" and event.hours_after_end == 72.0
@@ -60,31 +64,46 @@ def test_it_derives_grade_severity_window_and_rationale_from_facts(proc):
     ],
 )
 def test_the_window_follows_the_onset(proc, onset, window, hours):
-    event = complication_record(procedure=proc, term=PAIN_IN_EXTREMITY, facts={"symptoms": "mild"}, **onset)
+    event = complication_record(
+        procedure=proc, term=PAIN_IN_EXTREMITY, facts={"symptoms": "mild"}, **onset
+    )
     assert event.window == window
     assert event.hours_after_end == hours
 
 
 def test_an_onset_before_the_start_is_refused_and_nothing_is_saved(proc):
     with pytest.raises(ValidationError) as exc:
-        complication_record(procedure=proc, term=PAIN_IN_EXTREMITY, facts={"symptoms": "mild"},
-                            onset_at=START - timedelta(minutes=1))
+        complication_record(
+            procedure=proc,
+            term=PAIN_IN_EXTREMITY,
+            facts={"symptoms": "mild"},
+            onset_at=START - timedelta(minutes=1),
+        )
     assert "onset_at" in _errors(exc)
     assert not ComplicationEvent.objects.exists()
 
 
 def test_a_date_that_straddles_two_windows_asks_for_the_time(proc):
     with pytest.raises(ValidationError) as exc:
-        complication_record(procedure=proc, term=PAIN_IN_EXTREMITY, facts={"symptoms": "mild"},
-                            onset_date=date(2020, 3, 5))
+        complication_record(
+            procedure=proc,
+            term=PAIN_IN_EXTREMITY,
+            facts={"symptoms": "mild"},
+            onset_date=date(2020, 3, 5),
+        )
     assert "onset_date" in _errors(exc)
     assert "time" in " ".join(_errors(exc)["onset_date"]).lower()
 
 
 def test_exactly_one_kind_of_onset_is_needed(proc):
     with pytest.raises(ValidationError) as exc:
-        complication_record(procedure=proc, term=PAIN_IN_EXTREMITY, facts={"symptoms": "mild"},
-                            onset_at=END, during_procedure=True)
+        complication_record(
+            procedure=proc,
+            term=PAIN_IN_EXTREMITY,
+            facts={"symptoms": "mild"},
+            onset_at=END,
+            during_procedure=True,
+        )
     assert "non_field_errors" in _errors(exc)
     with pytest.raises(ValidationError):
         complication_record(procedure=proc, term=PAIN_IN_EXTREMITY, facts={"symptoms": "mild"})
@@ -92,16 +111,24 @@ def test_exactly_one_kind_of_onset_is_needed(proc):
 
 def test_facts_that_fit_no_grade_name_the_grades_the_term_has(proc):
     with pytest.raises(ValidationError) as exc:
-        complication_record(procedure=proc, term=PAIN_IN_EXTREMITY, facts={"life_threatening": True},
-                            during_procedure=True)
+        complication_record(
+            procedure=proc,
+            term=PAIN_IN_EXTREMITY,
+            facts={"life_threatening": True},
+            during_procedure=True,
+        )
     message = " ".join(_errors(exc)["facts"])
     assert "Pain in extremity" in message and "1, 2" in message and "3" in message
 
 
 def test_an_unknown_fact_is_a_field_error(proc):
     with pytest.raises(ValidationError) as exc:
-        complication_record(procedure=proc, term=PAIN_IN_EXTREMITY, facts={"symptoms": "very"},
-                            during_procedure=True)
+        complication_record(
+            procedure=proc,
+            term=PAIN_IN_EXTREMITY,
+            facts={"symptoms": "very"},
+            during_procedure=True,
+        )
     assert "symptoms" in " ".join(_errors(exc)["facts"])
 
 
@@ -113,16 +140,27 @@ def test_an_unknown_term_is_a_field_error(proc):
 
 def test_an_other_specify_term_needs_its_specifying_text(proc):
     with pytest.raises(ValidationError) as exc:
-        complication_record(procedure=proc, term=MSK_OTHER, facts={"symptoms": "mild"}, during_procedure=True)
+        complication_record(
+            procedure=proc, term=MSK_OTHER, facts={"symptoms": "mild"}, during_procedure=True
+        )
     assert "specify" in _errors(exc)
-    event = complication_record(procedure=proc, term=MSK_OTHER, facts={"symptoms": "mild"},
-                                during_procedure=True, specify="Screw backing out")
+    event = complication_record(
+        procedure=proc,
+        term=MSK_OTHER,
+        facts={"symptoms": "mild"},
+        during_procedure=True,
+        specify="Screw backing out",
+    )
     assert event.auto_grade == 1
 
 
 def test_an_override_needs_a_reason_and_keeps_both_grades(proc):
-    event = complication_record(procedure=proc, term=WOUND_INFECTION, facts={"intervention": "oral"},
-                                onset_at=END + timedelta(days=2))
+    event = complication_record(
+        procedure=proc,
+        term=WOUND_INFECTION,
+        facts={"intervention": "oral"},
+        onset_at=END + timedelta(days=2),
+    )
     assert event.auto_grade == 2
     with pytest.raises(ValidationError) as exc:
         complication_override(event=event, grade=3, reason="  ")
@@ -136,31 +174,38 @@ def test_an_override_needs_a_reason_and_keeps_both_grades(proc):
 
 
 def test_an_override_to_a_grade_the_term_lacks_is_refused(proc):
-    event = complication_record(procedure=proc, term=PAIN_IN_EXTREMITY, facts={"symptoms": "mild"},
-                                during_procedure=True)
+    event = complication_record(
+        procedure=proc, term=PAIN_IN_EXTREMITY, facts={"symptoms": "mild"}, during_procedure=True
+    )
     with pytest.raises(ValidationError) as exc:
         complication_override(event=event, grade=4, reason="Felt life-threatening")
     assert "no grade 4" in " ".join(_errors(exc)["grade_override"])
 
 
 def test_changing_the_facts_regrades(proc):
-    event = complication_record(procedure=proc, term=PAIN_IN_EXTREMITY, facts={"symptoms": "mild"},
-                                during_procedure=True)
+    event = complication_record(
+        procedure=proc, term=PAIN_IN_EXTREMITY, facts={"symptoms": "mild"}, during_procedure=True
+    )
     event = complication_update(event=event, facts={"symptoms": "severe"})
     assert event.auto_grade == 3
 
 
 def test_giving_a_new_onset_replaces_the_old_one(proc):
-    event = complication_record(procedure=proc, term=PAIN_IN_EXTREMITY, facts={"symptoms": "mild"},
-                                during_procedure=True)
+    event = complication_record(
+        procedure=proc, term=PAIN_IN_EXTREMITY, facts={"symptoms": "mild"}, during_procedure=True
+    )
     event = complication_update(event=event, onset_at=END + timedelta(hours=30))
     event.refresh_from_db()
     assert (event.during_procedure, event.window, event.hours_after_end) == (False, "delayed", 30.0)
 
 
 def test_moving_the_procedure_rederives_every_window(proc):
-    event = complication_record(procedure=proc, term=PAIN_IN_EXTREMITY, facts={"symptoms": "mild"},
-                                onset_at=END + timedelta(hours=23))
+    event = complication_record(
+        procedure=proc,
+        term=PAIN_IN_EXTREMITY,
+        facts={"symptoms": "mild"},
+        onset_at=END + timedelta(hours=23),
+    )
     assert event.window == "early"
     procedure_update(procedure=proc, ended_at=START)
     event.refresh_from_db()
@@ -168,10 +213,16 @@ def test_moving_the_procedure_rederives_every_window(proc):
 
 
 def test_moving_the_procedure_after_a_complication_onset_is_refused_as_a_whole(proc):
-    complication_record(procedure=proc, term=PAIN_IN_EXTREMITY, facts={"symptoms": "mild"},
-                        onset_at=END + timedelta(hours=1))
+    complication_record(
+        procedure=proc,
+        term=PAIN_IN_EXTREMITY,
+        facts={"symptoms": "mild"},
+        onset_at=END + timedelta(hours=1),
+    )
     with pytest.raises(ValidationError) as exc:
-        procedure_update(procedure=proc, started_at=END + timedelta(hours=2), ended_at=END + timedelta(hours=3))
+        procedure_update(
+            procedure=proc, started_at=END + timedelta(hours=2), ended_at=END + timedelta(hours=3)
+        )
     assert "onset_at" in _errors(exc)
     proc.refresh_from_db()
     assert proc.started_at == START
@@ -179,7 +230,10 @@ def test_moving_the_procedure_after_a_complication_onset_is_refused_as_a_whole(p
 
 def test_the_cirse_and_sir_classes_come_from_outcome_facts(proc):
     event = complication_record(
-        procedure=proc, term=WOUND_INFECTION, facts={"intervention": "iv"}, onset_at=END + timedelta(days=5),
+        procedure=proc,
+        term=WOUND_INFECTION,
+        facts={"intervention": "iv"},
+        onset_at=END + timedelta(days=5),
         outcome_facts={"extra_stay_hours": 96, "additional_therapy": "major"},
     )
     assert (event.cirse_grade, event.sir_class) == (3, "D")
@@ -189,14 +243,23 @@ def test_the_cirse_and_sir_classes_come_from_outcome_facts(proc):
 
 
 def test_regrading_after_a_catalogue_change_reports_changes_and_is_idempotent(proc):
-    event = complication_record(procedure=proc, term=WOUND_INFECTION, facts={"intervention": "iv"},
-                                onset_at=END + timedelta(days=3))
+    event = complication_record(
+        procedure=proc,
+        term=WOUND_INFECTION,
+        facts={"intervention": "iv"},
+        onset_at=END + timedelta(days=3),
+    )
     term = CtcaeTerm.objects.get(code=WOUND_INFECTION)
     changed = core_term(term)
     grades = dict(changed.grades)
-    grades[3], grades[4] = "Invasive intervention indicated", "IV antibiotic, antifungal, or antiviral intervention indicated"
-    catalogue_sync(terms=[type(changed)(code=changed.code, name=changed.name, soc=changed.soc, grades=grades)],
-                   curated=True)
+    grades[3], grades[4] = (
+        "Invasive intervention indicated",
+        "IV antibiotic, antifungal, or antiviral intervention indicated",
+    )
+    catalogue_sync(
+        terms=[type(changed)(code=changed.code, name=changed.name, soc=changed.soc, grades=grades)],
+        curated=True,
+    )
     first = complications_regrade()
     assert first["checked"] == 1 and first["grades_changed"] == 1
     event.refresh_from_db()

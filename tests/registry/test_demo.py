@@ -11,7 +11,9 @@ from registry.models import Department, FollowUp, Fracture, Patient, Procedure
 
 @pytest.fixture
 def demo(db):
-    call_command("demo", allow_production=True, stdout=open("/dev/null", "w"))  # tests run with DEBUG off
+    call_command(
+        "demo", allow_production=True, stdout=open("/dev/null", "w")
+    )  # tests run with DEBUG off
     return Department.objects.get(code=DEMO_CODE)
 
 
@@ -31,8 +33,12 @@ def test_it_creates_the_study_cohort(demo):
     assert Procedure.objects.filter(patient__department=demo).count() == 95
     fractures = Fracture.objects.filter(procedure__patient__department=demo)
     assert fractures.count() == 110
-    assert {t: fractures.filter(type=t).count() for t in ("insufficiency", "pathological", "impending")} == {
-        "insufficiency": 40, "pathological": 53, "impending": 17,
+    assert {
+        t: fractures.filter(type=t).count() for t in ("insufficiency", "pathological", "impending")
+    } == {
+        "insufficiency": 40,
+        "pathological": 53,
+        "impending": 17,
     }
     procedures = Procedure.objects.filter(patient__department=demo)
     assert procedures.first().started_at.year == 2020
@@ -44,14 +50,24 @@ def test_every_complication_is_graded_and_windowed_by_the_service(demo):
     assert events.count() == 22  # 3 per-procedural, 4 early, 15 delayed (two on one fracture)
     assert {e.window for e in events} == {"per_procedural", "early", "delayed"}
     assert all(e.grade_rationale.startswith("Grade ") for e in events)
-    assert events.filter(window="delayed", grade__gte=3, term__soc="Infections and infestations").count() == 3
+    assert (
+        events.filter(
+            window="delayed", grade__gte=3, term__soc="Infections and infestations"
+        ).count()
+        == 3
+    )
 
 
 def test_every_procedure_has_its_24_hour_check(demo):
     from datetime import timedelta
 
-    for procedure in Procedure.objects.filter(patient__department=demo).prefetch_related("follow_ups"):
-        assert any(timedelta(0) < f.contact_at - procedure.ended_at < timedelta(hours=24) for f in procedure.follow_ups.all())
+    for procedure in Procedure.objects.filter(patient__department=demo).prefetch_related(
+        "follow_ups"
+    ):
+        assert any(
+            timedelta(0) < f.contact_at - procedure.ended_at < timedelta(hours=24)
+            for f in procedure.follow_ups.all()
+        )
 
 
 def test_it_creates_one_user_per_role_who_can_log_in(demo, client):
@@ -63,11 +79,23 @@ def test_it_creates_one_user_per_role_who_can_log_in(demo, client):
 
 
 def test_running_it_twice_does_not_duplicate_anything(demo):
-    counts = (Patient.objects.count(), Procedure.objects.count(), FollowUp.objects.count(),
-              ComplicationEvent.objects.count(), User.objects.count())
-    call_command("demo", allow_production=True, stdout=open("/dev/null", "w"))  # tests run with DEBUG off
-    assert counts == (Patient.objects.count(), Procedure.objects.count(), FollowUp.objects.count(),
-                      ComplicationEvent.objects.count(), User.objects.count())
+    counts = (
+        Patient.objects.count(),
+        Procedure.objects.count(),
+        FollowUp.objects.count(),
+        ComplicationEvent.objects.count(),
+        User.objects.count(),
+    )
+    call_command(
+        "demo", allow_production=True, stdout=open("/dev/null", "w")
+    )  # tests run with DEBUG off
+    assert counts == (
+        Patient.objects.count(),
+        Procedure.objects.count(),
+        FollowUp.objects.count(),
+        ComplicationEvent.objects.count(),
+        User.objects.count(),
+    )
 
 
 def test_it_refuses_to_run_in_production(db, settings):

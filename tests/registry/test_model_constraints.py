@@ -31,7 +31,9 @@ def test_a_department_code_is_unique(department):
 
 def test_a_registry_id_is_unique_within_a_department_but_not_across(department, other_department):
     factories.patient(department, registry_id="R1")
-    _refused(Patient, department=department, registry_id="R1", sex="male", birth_date=date(1960, 1, 1))
+    _refused(
+        Patient, department=department, registry_id="R1", sex="male", birth_date=date(1960, 1, 1)
+    )
     assert factories.patient(other_department, registry_id="R1").pk
 
 
@@ -40,18 +42,36 @@ def test_a_registry_id_is_unique_within_a_department_but_not_across(department, 
     [("sex", "other"), ("registry_id", ""), ("birth_date", date(1850, 1, 1))],
 )
 def test_a_patient_with_an_invalid_field_is_refused(department, field, value):
-    fields = {"department": department, "registry_id": "R9", "sex": "female", "birth_date": date(1960, 1, 1)}
+    fields = {
+        "department": department,
+        "registry_id": "R9",
+        "sex": "female",
+        "birth_date": date(1960, 1, 1),
+    }
     _refused(Patient, **{**fields, field: value})
 
 
 def test_a_hospital_number_hash_is_unique_within_a_department_when_set(department):
-    Patient.objects.create(department=department, registry_id="H1", sex="male",
-                           birth_date=date(1960, 1, 1), hospital_number_hash="ab" * 32)
-    _refused(Patient, department=department, registry_id="H2", sex="male",
-             birth_date=date(1960, 1, 1), hospital_number_hash="ab" * 32)
+    Patient.objects.create(
+        department=department,
+        registry_id="H1",
+        sex="male",
+        birth_date=date(1960, 1, 1),
+        hospital_number_hash="ab" * 32,
+    )
+    _refused(
+        Patient,
+        department=department,
+        registry_id="H2",
+        sex="male",
+        birth_date=date(1960, 1, 1),
+        hospital_number_hash="ab" * 32,
+    )
     # An absent hash is not a duplicate.
     for rid in ("H3", "H4"):
-        Patient.objects.create(department=department, registry_id=rid, sex="male", birth_date=date(1960, 1, 1))
+        Patient.objects.create(
+            department=department, registry_id=rid, sex="male", birth_date=date(1960, 1, 1)
+        )
 
 
 @pytest.mark.parametrize(
@@ -60,15 +80,21 @@ def test_a_hospital_number_hash_is_unique_within_a_department_when_set(departmen
 )
 def test_a_procedure_with_an_invalid_field_is_refused(department, field, value):
     pat = factories.patient(department)
-    fields = {"patient": pat, "started_at": START, "ended_at": START + timedelta(hours=1),
-              "guidance": "ct", "anesthesia": "general"}
+    fields = {
+        "patient": pat,
+        "started_at": START,
+        "ended_at": START + timedelta(hours=1),
+        "guidance": "ct",
+        "anesthesia": "general",
+    }
     _refused(Procedure, **{**fields, field: value})
 
 
 def test_a_procedure_may_end_when_it_starts(department):
     pat = factories.patient(department)
-    assert Procedure.objects.create(patient=pat, started_at=START, ended_at=START, guidance="ct",
-                                    anesthesia="local").pk
+    assert Procedure.objects.create(
+        patient=pat, started_at=START, ended_at=START, guidance="ct", anesthesia="local"
+    ).pk
 
 
 @pytest.mark.parametrize(
@@ -76,7 +102,13 @@ def test_a_procedure_may_end_when_it_starts(department):
     [("screws", 0), ("type", "stress"), ("site", "skull"), ("side", "up"), ("aetiology", "trauma")],
 )
 def test_a_fracture_with_an_invalid_field_is_refused(proc, field, value):
-    fields = {"procedure": proc, "type": "insufficiency", "site": "sacrum", "side": "left", "screws": 2}
+    fields = {
+        "procedure": proc,
+        "type": "insufficiency",
+        "site": "sacrum",
+        "side": "left",
+        "screws": 2,
+    }
     _refused(Fracture, **{**fields, field: value})
 
 
@@ -86,7 +118,10 @@ def test_a_follow_up_kind_is_checked(proc):
 
 def _complication_fields(proc, **overrides):
     fields = {
-        "procedure": proc, "term": factories.term(), "auto_grade": 2, "window": "early",
+        "procedure": proc,
+        "term": factories.term(),
+        "auto_grade": 2,
+        "window": "early",
         "onset_at": proc.ended_at + timedelta(hours=1),
     }
     return {**fields, **overrides}

@@ -13,8 +13,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("true", True), ("True", True), ("1", True), ("yes", True), ("on", True),
-     ("false", False), ("FALSE", False), ("0", False), ("no", False), ("off", False), ("", True)],
+    [
+        ("true", True),
+        ("True", True),
+        ("1", True),
+        ("yes", True),
+        ("on", True),
+        ("false", False),
+        ("FALSE", False),
+        ("0", False),
+        ("no", False),
+        ("off", False),
+        ("", True),
+    ],
 )
 def test_env_bool_reads_the_usual_spellings(raw, expected):
     assert env_bool("FLAG", True, environ={"FLAG": raw}) is expected
@@ -59,10 +70,16 @@ def test_env_list_splits_on_commas():
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL"}}
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL"}
+    }
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -80,8 +97,13 @@ def test_production_refuses_to_start_without_a_secret_key():
 
 def test_production_settings_pass_check_deploy_without_warnings():
     result = _manage(
-        "check", "--deploy", "--fail-level", "WARNING",
-        DEBUG="false", SECRET_KEY="k8#Qz!t4Lm2@Wp9^Rv6&Yc3*Hb7(Nd5)Fg1-Js0+Xa=Tu8%Ow4$Ie2", ALLOWED_HOSTS="registry.example.org",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="false",
+        SECRET_KEY="k8#Qz!t4Lm2@Wp9^Rv6&Yc3*Hb7(Nd5)Fg1-Js0+Xa=Tu8%Ow4$Ie2",
+        ALLOWED_HOSTS="registry.example.org",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

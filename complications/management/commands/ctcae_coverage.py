@@ -14,12 +14,16 @@ class Command(BaseCommand):
     help = "Report, per CTCAE term, the clauses reached by generic facts and by the checklist."
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
-        parser.add_argument("file", nargs="?", help="an official .xlsx/.csv instead of the stored terms")
+        parser.add_argument(
+            "file", nargs="?", help="an official .xlsx/.csv instead of the stored terms"
+        )
 
     def handle(self, *args, file: str | None = None, **options) -> None:  # type: ignore[no-untyped-def]
         if file:
             path = Path(file)
-            reader = ctcae.read_ctcae_xlsx if path.suffix.lower() == ".xlsx" else ctcae.read_ctcae_csv
+            reader = (
+                ctcae.read_ctcae_xlsx if path.suffix.lower() == ".xlsx" else ctcae.read_ctcae_csv
+            )
             terms = reader(path)
         else:
             terms = [core_term(t) for t in CtcaeTerm.objects.all()]

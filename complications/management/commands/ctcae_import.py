@@ -16,21 +16,35 @@ from complications.tasks import regrade_all
 
 
 class Command(BaseCommand):
-    help = "Import CTCAE v5.0 terms (the curated catalogue, or the official .xlsx / .csv) and regrade."
+    help = (
+        "Import CTCAE v5.0 terms (the curated catalogue, or the official .xlsx / .csv) and regrade."
+    )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
-        parser.add_argument("file", nargs="?", help="CTCAE_v5.0_2017-11-27.xlsx or a CSV of the same layout")
-        parser.add_argument("--no-regrade", action="store_true", help="do not queue the regrade task")
+        parser.add_argument(
+            "file", nargs="?", help="CTCAE_v5.0_2017-11-27.xlsx or a CSV of the same layout"
+        )
+        parser.add_argument(
+            "--no-regrade", action="store_true", help="do not queue the regrade task"
+        )
 
     def handle(self, *args, file: str | None = None, no_regrade: bool = False, **options) -> None:  # type: ignore[no-untyped-def]
         if file is None:
-            terms, curated, source = list(ctcae.load_curated_catalogue().values()), True, "curated catalogue"
+            terms, curated, source = (
+                list(ctcae.load_curated_catalogue().values()),
+                True,
+                "curated catalogue",
+            )
         else:
             path = Path(file)
             if not path.exists():
                 raise CommandError(f"{path}: no such file.")
             try:
-                reader = ctcae.read_ctcae_xlsx if path.suffix.lower() in {".xlsx", ".xlsm"} else ctcae.read_ctcae_csv
+                reader = (
+                    ctcae.read_ctcae_xlsx
+                    if path.suffix.lower() in {".xlsx", ".xlsm"}
+                    else ctcae.read_ctcae_csv
+                )
                 terms, curated, source = reader(path), False, str(path)
             except ctcae.CatalogueError as exc:
                 raise CommandError(f"{path}: {exc}") from exc

@@ -7,16 +7,23 @@ from registry.demo import ensure_demo
 
 
 class Command(BaseCommand):
-    help = "Create the demo department, users (printed with their passwords) and cohort. Idempotent."
+    help = (
+        "Create the demo department, users (printed with their passwords) and cohort. Idempotent."
+    )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
-        parser.add_argument("--allow-production", action="store_true",
-                            help="run even with DEBUG=false (the demo passwords are public)")
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="run even with DEBUG=false (the demo passwords are public)",
+        )
 
     def handle(self, *args, allow_production: bool = False, **options) -> None:  # type: ignore[no-untyped-def]
         if not settings.DEBUG and not allow_production:
-            raise CommandError("The demo users have public passwords: refusing with DEBUG=false "
-                               "(use --allow-production for a throw-away server).")
+            raise CommandError(
+                "The demo users have public passwords: refusing with DEBUG=false "
+                "(use --allow-production for a throw-away server)."
+            )
         department, logins, counts = ensure_demo()
         if counts:
             self.stdout.write(
