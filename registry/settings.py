@@ -99,6 +99,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The rates queries are short aggregates: PostgreSQL's JIT spent 0.4-10 s compiling
+    # them at 1M fractures for no gain (docs/benchmarks.md).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     (BASE_DIR / "var").mkdir(exist_ok=True)
@@ -134,6 +138,7 @@ AXES_RESET_ON_SUCCESS = True
 # fifth failure), and the backend flags them, so DRF's token view gets the lockout answer.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_TEMPLATE = "registry/audit_lockout.html"
+AXES_VERBOSE = False  # no banner on every manage.py command
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
