@@ -854,22 +854,54 @@ def export_job_create(
 
 
 def _enqueue(job_id: int) -> None:
-    """Queue the task; if that raises, the job can never run: fail it.
+    """Queue the task.
 
-    With a broker that is the broker being down. In the embedded (eager) mode
-    the task has run right here, and only a database error it could not retry
-    in-process gets this far (Celery re-raises an eager retry instead of
-    running it again); failing the job keeps it from showing "running" forever
-    and the request from becoming a 500.
+    With the broker down the job stays "queued": ``export_jobs_requeue`` (a beat
+    task) sends it again once the broker is back, so the work is deferred, not
+    lost. In the embedded (eager) mode the task has run right here, and only a
+    database error it could not retry in-process gets this far (Celery re-raises
+    an eager retry instead of running it again); failing the job keeps it from
+    showing "running" forever and the request from becoming a 500.
     """
+    from celery import current_app
+    from kombu.exceptions import OperationalError as BrokerError
+
     from complications.tasks import export_run  # the task module imports this one
 
     try:
         export_run.delay(job_id)
+    except (BrokerError, ConnectionError) as exc:
+        if current_app.conf.task_always_eager:
+            export_job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        else:
+            logger.warning("export job %s stays queued until the broker is back: %s", job_id, exc)
     except Exception as exc:  # noqa: BLE001 - whatever it is, the job is over
         cause = getattr(exc, "exc", None) or exc  # a Retry carries the error it retried
         logger.exception("export job %s could not run", job_id)
         export_job_fail(job_id=job_id, error=f"{type(cause).__name__}: {cause}")
+
+
+# A job still "queued" this long after it was created was never delivered (the
+# broker was down when it was created): send it again.
+REQUEUE_AFTER = timedelta(minutes=2)
+
+
+def export_jobs_requeue(*, older_than: timedelta = REQUEUE_AFTER) -> int:
+    """Send again the jobs that never reached a worker; returns how many were sent.
+
+    Safe to repeat: a job that has already run is left alone by the task, so a
+    message sent twice costs at most one redundant check.
+    """
+    from complications.tasks import export_run
+
+    stale = ExportJob.objects.filter(
+        status=ExportJob.Status.QUEUED, created_at__lt=timezone.now() - older_than
+    ).values_list("pk", flat=True)
+    sent = 0
+    for job_id in stale:
+        export_run.delay(job_id)  # a broker still down raises: the next beat tries again
+        sent += 1
+    return sent
 
 
 def export_filename(job: ExportJob) -> str:

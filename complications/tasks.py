@@ -7,7 +7,7 @@ from typing import Any
 from celery import Task, shared_task
 from django.db import OperationalError
 
-from complications.exports import export_job_fail, export_job_run
+from complications.exports import export_job_fail, export_job_run, export_jobs_requeue
 from complications.models import ExportJob
 from complications.services import complications_regrade
 
@@ -47,3 +47,9 @@ def export_run(job_id: int) -> dict[str, Any]:
     except ExportJob.DoesNotExist:  # deleted with its owner before it ran: nothing to do
         return {"id": job_id, "status": "deleted", "progress": 0}
     return {"id": job.pk, "status": job.status, "progress": job.progress}
+
+
+@shared_task(acks_late=True)
+def export_requeue_stale() -> int:
+    """Beat: send again the export jobs created while the broker was down."""
+    return export_jobs_requeue()
