@@ -263,3 +263,115 @@ class ExportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_format_display()} export #{self.pk} ({self.get_status_display()})"
+
+
+class QualityTarget(models.Model):
+    """A department's target rate of major complications in one window, per fracture,
+    monitored by a Bernoulli CUSUM (``complications.ctcae.cusum``)."""
+
+    department = models.ForeignKey(
+        "registry.Department",
+        on_delete=models.CASCADE,
+        related_name="quality_targets",
+        verbose_name=_("department"),
+    )
+    window = models.CharField(_("window"), max_length=16, choices=Window.choices)
+    target_rate = models.FloatField(
+        _("target rate"),
+        help_text=_("Expected proportion of fractures with a major complication (0-1)."),
+    )
+    limit = models.FloatField(
+        _("limit (h)"), default=4.0, help_text=_("The CUSUM signals when it reaches h.")
+    )
+    odds_ratio = models.FloatField(
+        _("odds ratio to detect"),
+        default=2.0,
+        help_text=_("How much worse than the target the chart is tuned to detect."),
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    DEPARTMENT_PATH = "department"
+
+    class Meta:
+        ordering = ["department", "window"]
+        verbose_name = _("quality target")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["department", "window"], name="qualitytarget_unique_department_window"
+            ),
+            models.CheckConstraint(
+                condition=Q(window__in=Window.values), name="qualitytarget_window_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(target_rate__gt=0, target_rate__lt=1),
+                name="qualitytarget_rate_range",
+            ),
+            models.CheckConstraint(condition=Q(limit__gt=0), name="qualitytarget_limit_positive"),
+            models.CheckConstraint(
+                condition=Q(odds_ratio__gt=1), name="qualitytarget_odds_ratio_above_one"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.department} · {self.get_window_display()} · {self.target_rate:.1%}"
+
+
+class QualityAlert(models.Model):
+    """The CUSUM of a department's window reached its limit.
+
+    One alert per crossing: while the chart stays at or above the limit the
+    alert stays open (``returned_below_at`` null, at most one per department
+    and window, enforced by the database); ``quality_check`` closes it when the
+    chart is back below the limit, and the next crossing opens a new one.
+    """
+
+    department = models.ForeignKey(
+        "registry.Department",
+        on_delete=models.CASCADE,
+        related_name="quality_alerts",
+        verbose_name=_("department"),
+    )
+    window = models.CharField(_("window"), max_length=16, choices=Window.choices)
+    created_at = models.DateTimeField(_("raised at"), auto_now_add=True)
+    cusum = models.FloatField(_("CUSUM value"))
+    limit = models.FloatField(_("limit (h)"))
+    target_rate = models.FloatField(_("target rate"))
+    fracture_count = models.PositiveIntegerField(
+        _("fractures monitored"), help_text=_("Fractures in the chart when it signalled.")
+    )
+    procedure_count = models.PositiveIntegerField(_("procedures monitored"))
+    returned_below_at = models.DateTimeField(_("back below the limit at"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
+    )
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+
+    DEPARTMENT_PATH = "department"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("quality alert")
+        indexes = [
+            models.Index(fields=["department", "-created_at"], name="qualityalert_dept_created_idx")
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["department", "window"],
+                condition=Q(returned_below_at__isnull=True),
+                name="qualityalert_one_open_per_window",
+            ),
+            models.CheckConstraint(
+                condition=Q(window__in=Window.values), name="qualityalert_window_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.department} · {self.get_window_display()} · CUSUM {self.cusum:.2f}"

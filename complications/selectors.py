@@ -673,3 +673,39 @@ def data_quality(  # type: ignore[no-untyped-def]
             )
         ),
     }
+
+
+def cusum_series(  # type: ignore[no-untyped-def]
+    *, user, department: Department | int, window: str
+) -> list[dict[str, Any]]:
+    """The department's fractures at risk in the window, oldest procedure first,
+    each with ``major``: whether it had a major complication in the window.
+
+    What the quality CUSUM charts: a fracture is in the chart when it is in
+    the window's denominator of ``rates`` (every fracture during the
+    procedure; followed up after the end, or beyond 24 hours, for the early
+    and delayed windows), so the chart compares the same proportion as the
+    dashboard's "major" rate with the target. One query, grouped per fracture
+    with the same conditional counts as ``rates``; ties in start time are
+    broken by procedure then fracture id, so the order is stable.
+    """
+    if window not in WINDOWS:
+        raise ValueError(f"unknown window {window!r}; expected one of {', '.join(WINDOWS)}")
+    fractures = selected_fractures(user=user, department=department)
+    units = _units(user, "fracture", fractures)
+    counts = _window_counts(units)
+    rows = (
+        fractures.values("pk", "procedure_id", "procedure__started_at")
+        .annotate(at_risk=counts[f"{window}__at_risk"], major=counts[f"{window}__major"])
+        .filter(at_risk__gt=0)
+        .order_by("procedure__started_at", "procedure_id", "pk")
+    )
+    return [
+        {
+            "fracture": row["pk"],
+            "procedure": row["procedure_id"],
+            "started_at": row["procedure__started_at"],
+            "major": row["major"] > 0,
+        }
+        for row in rows
+    ]

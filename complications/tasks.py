@@ -53,3 +53,15 @@ def export_run(job_id: int) -> dict[str, Any]:
 def export_requeue_stale() -> int:
     """Beat: send again the export jobs created while the broker was down."""
     return export_jobs_requeue()
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=60, max_retries=3)
+def quality_check_all() -> int:
+    """Check every department's quality targets (``CELERY_BEAT_SCHEDULE``); idempotent.
+
+    Returns the number of alerts raised. Retried on mail-server errors: an
+    alert whose e-mail failed was not recorded, so the retry raises it again.
+    """
+    from complications.quality import quality_check_all as check
+
+    return check()

@@ -238,3 +238,180 @@ def data_quality(request: HttpRequest) -> HttpResponse:
             "problems": selectors.data_quality(user=request.user, department=department),
         },
     )
+
+
+# ---- Quality monitoring: targets, alerts --------------------------------------------------
+
+from django.contrib import messages  # noqa: E402
+from django.contrib.auth.decorators import permission_required  # noqa: E402
+from django.db import transaction  # noqa: E402
+from django.http import Http404, JsonResponse  # noqa: E402
+from django.shortcuts import get_object_or_404, redirect  # noqa: E402
+from django.utils.http import url_has_allowed_host_and_scheme  # noqa: E402
+from django.views.decorators.http import require_http_methods, require_POST  # noqa: E402
+
+from complications.models import QualityAlert, QualityTarget  # noqa: E402
+from complications.quality import alert_acknowledge  # noqa: E402
+from registry.scoping import scope_to_user  # noqa: E402
+
+MANAGE_QUALITY_TARGETS = "registry.manage_quality_targets"
+LATEST_ALERTS = 10
+
+
+class QualityTargetForm(forms.Form):
+    """One window's target; a blank rate removes the target (no chart, no alert)."""
+
+    target_rate = forms.FloatField(
+        label=_("Target rate (proportion, 0-1)"),
+        required=False,
+        widget=forms.NumberInput(attrs={"step": "0.001", "min": "0", "max": "1"}),
+        help_text=_("Expected proportion of fractures with a major complication; blank: none."),
+    )
+    odds_ratio = forms.FloatField(
+        label=_("Odds ratio to detect"),
+        initial=2.0,
+        widget=forms.NumberInput(attrs={"step": "0.1", "min": "1"}),
+    )
+    limit = forms.FloatField(
+        label=_("Limit (h)"),
+        initial=4.0,
+        widget=forms.NumberInput(attrs={"step": "0.1", "min": "0"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs["class"] = "form-control form-control-sm"
+
+    def clean_target_rate(self) -> float | None:
+        value = self.cleaned_data.get("target_rate")
+        if value is not None and not 0 < value < 1:
+            raise forms.ValidationError(_("Enter a proportion strictly between 0 and 1."))
+        return value
+
+    def clean_odds_ratio(self) -> float:
+        value = self.cleaned_data["odds_ratio"]
+        if not value > 1:
+            raise forms.ValidationError(_("The odds ratio to detect must be greater than 1."))
+        return value
+
+    def clean_limit(self) -> float:
+        value = self.cleaned_data["limit"]
+        if not value > 0:
+            raise forms.ValidationError(_("The limit must be positive."))
+        return value
+
+
+def _visible_department(request: HttpRequest, value: str | None) -> Any:
+    """The department named by ``value`` among the user's; 404 for any other."""
+    departments = visible_departments(request.user)
+    if value in (None, ""):
+        return departments.first()
+    try:
+        return departments.get(pk=int(value))
+    except (ValueError, TypeError, OverflowError) as error:
+        raise Http404(_("No such department.")) from error
+    except departments.model.DoesNotExist as error:
+        raise Http404(_("No such department.")) from error
+
+
+@permission_required(MANAGE_QUALITY_TARGETS, raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def quality_targets(request: HttpRequest) -> HttpResponse:
+    """Set each window's target for one of the user's departments (``?department=``)."""
+    source = request.POST if request.method == "POST" else request.GET
+    department = _visible_department(request, source.get("department"))
+    if department is None:
+        raise Http404(_("You belong to no department."))
+    targets = {t.window: t for t in QualityTarget.objects.filter(department=department)}
+
+    def initial(window: str) -> dict[str, Any]:
+        target = targets.get(window)
+        if target is None:
+            return {}
+        return {k: getattr(target, k) for k in ("target_rate", "odds_ratio", "limit")}
+
+    forms_by_window = {
+        w: QualityTargetForm(
+            request.POST if request.method == "POST" else None, prefix=w, initial=initial(w)
+        )
+        for w in selectors.WINDOWS
+    }
+    if request.method == "POST" and all(f.is_valid() for f in forms_by_window.values()):
+        with transaction.atomic():
+            for window, form in forms_by_window.items():
+                data = form.cleaned_data
+                if data["target_rate"] is None:
+                    QualityTarget.objects.filter(department=department, window=window).delete()
+                    continue
+                QualityTarget.objects.update_or_create(
+                    department=department,
+                    window=window,
+                    defaults={
+                        "target_rate": data["target_rate"],
+                        "odds_ratio": data["odds_ratio"],
+                        "limit": data["limit"],
+                        "updated_by": request.user,
+                    },
+                )
+        messages.success(request, _("Quality targets saved."))
+        return redirect(f"{reverse('dashboard-targets')}?department={department.pk}")
+    return render(
+        request,
+        "complications/targets.html",
+        {
+            "department": department,
+            "departments": visible_departments(request.user),
+            "forms": [(w, str(Window(w).label), forms_by_window[w]) for w in selectors.WINDOWS],
+        },
+    )
+
+
+@require_GET
+def quality_alerts(request: HttpRequest) -> JsonResponse:
+    """The latest alerts of the user's departments (``?department=`` narrows), as JSON."""
+    alerts = scope_to_user(QualityAlert.objects.all(), request.user)
+    if request.GET.get("department"):
+        alerts = alerts.filter(department=_visible_department(request, request.GET["department"]))
+    rows = alerts.select_related("department", "acknowledged_by")[:LATEST_ALERTS]
+    can_acknowledge = request.user.has_perm(MANAGE_QUALITY_TARGETS)
+    return JsonResponse(
+        {
+            "alerts": [
+                {
+                    "id": a.pk,
+                    "department": a.department.code,
+                    "window": a.window,
+                    "window_label": str(a.get_window_display()),
+                    "created_at": a.created_at.isoformat(),
+                    "cusum": a.cusum,
+                    "limit": a.limit,
+                    "fracture_count": a.fracture_count,
+                    "procedure_count": a.procedure_count,
+                    "open": a.returned_below_at is None,
+                    "acknowledged_by": a.acknowledged_by.get_username()
+                    if a.acknowledged_by
+                    else None,
+                    "acknowledged_at": a.acknowledged_at.isoformat() if a.acknowledged_at else None,
+                    "acknowledge_url": reverse("dashboard-alert-acknowledge", args=[a.pk])
+                    if can_acknowledge and a.acknowledged_at is None
+                    else None,
+                }
+                for a in rows
+            ]
+        }
+    )
+
+
+@permission_required(MANAGE_QUALITY_TARGETS, raise_exception=True)
+@require_POST
+def quality_alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Acknowledge one alert of the user's departments, then back to the dashboard."""
+    alert = get_object_or_404(scope_to_user(QualityAlert.objects.all(), request.user), pk=pk)
+    alert_acknowledge(alert=alert, user=request.user)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("dashboard")
+    return redirect(target)

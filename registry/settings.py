@@ -239,6 +239,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "registry.tasks.send_worklist_digests",
         "schedule": crontab(hour=7, minute=0),
     },
+    # Every hour, each department's complication CUSUMs against its quality targets.
+    "quality-check": {
+        "task": "complications.tasks.quality_check_all",
+        "schedule": crontab(minute=20),
+    },
+    # Export jobs created while the broker was down are sent again once it is back.
+    "export-requeue": {
+        "task": "complications.tasks.export_requeue_stale",
+        "schedule": crontab(minute="*/2"),
+    },
 }
 
 CACHES = {

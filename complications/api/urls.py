@@ -43,3 +43,7 @@ urlpatterns += [
         name="export-job-download",
     ),
 ]
+
+from complications.api import quality  # noqa: E402
+
+urlpatterns += [path("stats/cusum/", quality.CusumView.as_view(), name="stats-cusum")]

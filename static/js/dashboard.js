@@ -210,6 +210,8 @@
     updateCards(rates);
     updateTable(rates);
     drawCharts(breakdown);
+    // Other panels of the page (the quality CUSUM charts, cusum.js) refresh with the rates.
+    document.dispatchEvent(new CustomEvent("dashboard:refreshed"));
   }
 
   async function poll() {
