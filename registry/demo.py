@@ -602,6 +602,20 @@ def build_cohort(department: Department, *, seed: int = SEED) -> dict[str, int]:
     }
 
 
+# Illustrative targets for major complications per fracture, so that the dashboard's
+# CUSUM charts have something to watch: a department sets its own.
+DEMO_TARGETS = {"per_procedural": 0.01, "early": 0.02, "delayed": 0.05}
+
+
+def _ensure_quality_targets(department: Department) -> None:
+    from complications.models import QualityTarget
+
+    for window, rate in DEMO_TARGETS.items():
+        QualityTarget.objects.get_or_create(
+            department=department, window=window, defaults={"target_rate": rate}
+        )
+
+
 def ensure_demo(
     *, seed: int = SEED
 ) -> tuple[Department, list[tuple[str, str, str]], dict[str, int] | None]:
@@ -616,4 +630,5 @@ def ensure_demo(
     )
     logins = ensure_users(department)
     counts = None if department.patients.exists() else build_cohort(department, seed=seed)
+    _ensure_quality_targets(department)
     return department, logins, counts
