@@ -35,6 +35,7 @@ from rest_framework.views import APIView
 from complications import exports
 from complications.api.stats import CohortQuerySerializer
 from complications.models import ExportJob
+from registry.api.schema import RegistryAutoSchema
 from registry.scoping import visible_departments
 
 
@@ -234,6 +235,7 @@ class _OwnJobs:
 @extend_schema(tags=["exports"])
 class ExportJobListCreateView(_OwnJobs, generics.ListCreateAPIView):
     serializer_class = ExportJobSerializer
+    schema = RegistryAutoSchema()  # documents its 401, 403, 404 answers
     permission_classes = [IsAuthenticated, CanExport]
 
     @extend_schema(operation_id="exports_list", summary="Your export jobs, newest first")
@@ -268,6 +270,7 @@ class ExportJobListCreateView(_OwnJobs, generics.ListCreateAPIView):
 @extend_schema(tags=["exports"])
 class ExportJobDetailView(_OwnJobs, generics.RetrieveAPIView):
     serializer_class = ExportJobSerializer
+    schema = RegistryAutoSchema()  # documents its 401, 403, 404 answers
     permission_classes = [IsAuthenticated, CanExport]
 
     @extend_schema(

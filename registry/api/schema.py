@@ -100,6 +100,10 @@ class RegistryAutoSchema(AutoSchema):
             responses.setdefault(
                 "404", self._error("Not found, or not visible to this user.", *detail)
             )
+        elif self.method == "GET" and self._is_list_view() and self._get_paginator():
+            responses.setdefault(
+                "404", self._error("No such page (`?page=` past the end).", *detail)
+            )
         if self._carries_etag() and self.method in CONDITIONAL_METHODS:
             responses.setdefault(
                 "412", self._error("If-Match names a stale version of the object.", *errors)
