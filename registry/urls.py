@@ -54,3 +54,5 @@ urlpatterns += [
     path("audit/export.csv", audit_views.export, name="audit-export"),
     path("audit/<str:model>/<int:pk>/", audit_views.record, name="audit-record"),
 ]
+
+handler404 = "registry.api.views.not_found"

@@ -120,3 +120,13 @@ class FollowUpViewSet(ServiceModelViewSet):
         return services.follow_up_update(
             follow_up=instance, fractures=data.pop("fractures", None), **data
         )
+
+
+def not_found(request: Any, exception: Exception | None = None) -> Any:
+    """404 for a URL that matches no route: JSON under /api/ (clients parse it), HTML elsewhere."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

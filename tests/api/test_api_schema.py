@@ -292,3 +292,10 @@ def test_the_export_jobs_document_their_error_responses(schema):
 
     assert {"200", "401", "403", "404"} <= set(jobs["responses"])
     assert {"200", "401", "403", "404"} <= set(job["responses"])
+
+
+def test_an_api_url_that_matches_no_route_is_a_json_404(api):
+    response = api.get("/api/v1/exports/-1/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json() == {"detail": "Not found."}
