@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib.auth.models import User
+from django.core import signing
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from complications import ctcae
@@ -74,6 +81,131 @@ def add_service_errors(
         target = field if field in form.fields else None
         for text in texts:
             form.add_error(target, text)
+
+
+# --- optimistic concurrency for the edit forms ----------------------------------------------
+
+VERSION_SALT = "registry.forms.version"
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe, order-independent form of a field value (what the version token keeps)."""
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, QuerySet | list | tuple | set):
+        items = [_plain(item) for item in value]
+        return sorted(items, key=str) if all(not isinstance(i, list) for i in items) else items
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if timezone.is_aware(value) else str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal | float):
+        return str(float(value))
+    if value == "":
+        return None
+    return value
+
+
+@dataclass
+class Conflict:
+    """What another person saved since this form was loaded: (label, their value, yours)."""
+
+    user: str
+    changed_at: datetime | None
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+class VersionedForm(forms.Form):
+    """An edit form that carries the version it was loaded at, so no save overwrites another.
+
+    The hidden ``version`` is a signed snapshot of the record's editable values as the form
+    showed them (``version_values``). The view re-reads the record under a row lock, inside
+    the transaction that saves, and calls ``conflict_with``: if the record moved, nothing is
+    saved and the page lists the other person's changes next to the user's own input. A post
+    without a version (an old page, a script) is not checked, as the API without If-Match.
+    """
+
+    version = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    @classmethod
+    def version_values(cls, record: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def version_of(cls, record: Any) -> str:
+        plain = {name: _plain(value) for name, value in cls.version_values(record).items()}
+        return signing.dumps(plain, salt=VERSION_SALT, compress=True)
+
+    def last_change(self, record: Any) -> tuple[str, datetime | None]:
+        """Who saved ``record`` last, and when (its audit trail's newest entry)."""
+        history = getattr(record, "history", None)
+        latest = history.first() if history is not None else None
+        person = getattr(latest, "history_user", None)
+        name = (person.get_full_name() or person.get_username()) if person else gettext("someone")
+        return name, getattr(latest, "history_date", None)
+
+    def display(self, name: str, value: Any) -> str:
+        """A value as a person reads it (choice labels, local times, Yes/No)."""
+        if value is None or value == "" or value == []:
+            return "—"
+        if isinstance(value, bool):
+            return gettext("Yes") if value else gettext("No")
+        if isinstance(value, datetime):
+            return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, QuerySet | list | tuple | set):
+            return "; ".join(self.display(name, item) for item in value) or "—"
+        form_field = self.fields.get(name)
+        if isinstance(form_field, forms.ChoiceField) and not isinstance(
+            form_field, forms.ModelChoiceField | forms.MultipleChoiceField
+        ):
+            labels = {str(key): label for key, label in form_field.choices}
+            return str(labels.get(str(value), value))
+        return str(value)
+
+    def conflict_with(
+        self, record: Any, *, posted: Mapping[str, Any] | None = None
+    ) -> Conflict | None:
+        """``None`` if ``record`` (locked, current) is still at the posted version; else the diff.
+
+        On a conflict the form's version moves to the record's current one, so once the user
+        has read the other's changes and re-applied theirs, the next submit saves.
+        """
+        token = self.cleaned_data.get("version") or ""
+        if not token:
+            return None
+        current = self.version_values(record)
+        current_plain = {name: _plain(value) for name, value in current.items()}
+        try:
+            seen = signing.loads(token, salt=VERSION_SALT)
+        except signing.BadSignature:
+            seen = {}
+        if seen == current_plain:
+            return None
+        mine = posted if posted is not None else self.cleaned_data
+        changes = [
+            (
+                str(self.fields[name].label if name in self.fields else name),
+                self.display(name, current[name]),
+                self.display(name, mine.get(name)),
+            )
+            for name in current
+            if seen.get(name, object()) != current_plain[name]
+        ]
+        self.data = self.data.copy()
+        self.data[self.add_prefix("version")] = self.version_of(record)
+        user, changed_at = self.last_change(record)
+        conflict = Conflict(user=user, changed_at=changed_at, changes=changes)
+        self.add_error(
+            None,
+            _(
+                "%(user)s saved this record after you opened it: nothing of yours was saved. "
+                "Their changes are listed below; your input is kept, check it and save again."
+            )
+            % {"user": conflict.user},
+        )
+        return conflict
 
 
 # --- the case: patient + procedure + fractures -------------------------------------------------
@@ -263,7 +395,7 @@ def term_checklist(term: CtcaeTerm) -> dict[int, list[str]]:
     return ctcae.checklist(core_term(term))
 
 
-class ComplicationForm(forms.Form):
+class ComplicationForm(VersionedForm):
     """A complication as the clinician sees it: a term, the facts, the onset; no typed grade."""
 
     term = forms.CharField(
@@ -482,6 +614,18 @@ class ComplicationForm(forms.Form):
             "description": event.description,
         }
 
+    @classmethod
+    def version_values(cls, record: ComplicationEvent) -> dict[str, Any]:
+        return cls.initial_for(record)
+
+    def posted_values(self) -> dict[str, Any]:
+        """The user's input in ``initial_for``'s shape (what the conflict table shows as theirs)."""
+        data = dict(self.cleaned_data)
+        term = data.get("term")
+        if isinstance(term, CtcaeTerm):
+            data["term"] = term_label(term)
+        return data
+
     def generic_fact_fields(self) -> Iterable[forms.BoundField]:
         for name in (
             *CHOICE_FACTS,
@@ -497,7 +641,7 @@ class ComplicationForm(forms.Form):
 # --- profile and list filters ------------------------------------------------------------------
 
 
-class ProfileForm(forms.ModelForm):
+class ProfileForm(VersionedForm, forms.ModelForm):
     email = forms.EmailField(label=_("E-mail (for the digest)"), required=False)
 
     class Meta:
@@ -508,6 +652,18 @@ class ProfileForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["email"].initial = user.email
+
+    @classmethod
+    def version_values(cls, record: Profile) -> dict[str, Any]:
+        return {
+            "language": record.language,
+            "digest_opt_in": record.digest_opt_in,
+            "email": record.user.email,
+        }
+
+    def last_change(self, record: Profile) -> tuple[str, datetime | None]:
+        # A profile is only its owner's: the other save came from another window or device.
+        return gettext("You, in another window"), None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

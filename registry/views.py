@@ -41,6 +41,7 @@ from complications.services import (
 from registry.forms import (
     CaseForm,
     ComplicationForm,
+    Conflict,
     FollowUpForm,
     FractureFormSet,
     ListFilterForm,
@@ -403,7 +404,11 @@ def _term_json(term: CtcaeTerm) -> dict[str, Any]:
 
 
 def _complication_page(
-    request: HttpRequest, procedure: Procedure, form: ComplicationForm, event: Any = None
+    request: HttpRequest,
+    procedure: Procedure,
+    form: ComplicationForm,
+    event: Any = None,
+    conflict: Conflict | None = None,
 ) -> HttpResponse:
     term = form.term_obj
     checked = set(form["criteria"].value() or [])
@@ -439,13 +444,26 @@ def _complication_page(
             "term": term,
             "criteria_groups": criteria_groups,
             "config": config,
+            "conflict": conflict,
         },
+        # 409: the record moved since the page was loaded (the form is shown again, not saved).
+        status=409 if conflict is not None else 200,
     )
+
+
+class _ConflictError(Exception):
+    def __init__(self, conflict: Conflict) -> None:
+        self.conflict = conflict
 
 
 def _save_complication(
     request: HttpRequest, procedure: Procedure, form: ComplicationForm, event: Any
-) -> HttpResponse | None:
+) -> HttpResponse | Conflict | None:
+    """Save, or return the form's errors (``None``) or the conflict with another's save.
+
+    An edit re-reads the complication under a row lock in the saving transaction and compares
+    it with the version the form was loaded at, so two people can never overwrite each other.
+    """
     fractures = list(form.cleaned_data["fractures"]) or None
     try:
         if event is None:
@@ -456,7 +474,16 @@ def _save_complication(
                 **form.service_kwargs(),
             )
         else:
-            complication_update(event=event, fractures=fractures, **form.service_kwargs())
+            with transaction.atomic():
+                locked = get_object_or_404(
+                    ComplicationEvent.objects.select_for_update(), pk=event.pk
+                )
+                conflict = form.conflict_with(locked, posted=form.posted_values())
+                if conflict is not None:
+                    raise _ConflictError(conflict)
+                complication_update(event=locked, fractures=fractures, **form.service_kwargs())
+    except _ConflictError as error:
+        return error.conflict
     except ValidationError as error:
         add_service_errors(form, error)
         return None
@@ -491,15 +518,24 @@ def complication_edit(request: HttpRequest, pk: int, event_pk: int) -> HttpRespo
     )
     fractures = procedure.fractures.all()
     with timezone.override(_zone(procedure)):
+        conflict = None
         if request.method == "POST":
             form = ComplicationForm(request.POST, fractures=fractures)
-            if form.is_valid() and (done := _save_complication(request, procedure, form, event)):
-                return done
+            if form.is_valid():
+                done = _save_complication(request, procedure, form, event)
+                if isinstance(done, Conflict):
+                    conflict = done
+                elif done is not None:
+                    return done
         else:
             form = ComplicationForm(
-                initial=ComplicationForm.initial_for(event), fractures=fractures
+                initial={
+                    **ComplicationForm.initial_for(event),
+                    "version": ComplicationForm.version_of(event),
+                },
+                fractures=fractures,
             )
-        return _complication_page(request, procedure, form, event)
+        return _complication_page(request, procedure, form, event, conflict)
 
 
 def _errors(form: ComplicationForm) -> dict[str, list[str]]:
@@ -611,14 +647,31 @@ def worklist(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
     instance, _created = Profile.objects.get_or_create(user=request.user)
-    form = ProfileForm(request.POST or None, instance=instance, user=request.user)
+    form = ProfileForm(
+        request.POST or None,
+        instance=instance,
+        user=request.user,
+        initial={"version": ProfileForm.version_of(instance)},
+    )
+    conflict = None
     if request.method == "POST" and form.is_valid():
-        form.save()
-        request.user.email = form.cleaned_data["email"]
-        request.user.save(update_fields=["email"])
-        messages.success(request, _("Profile saved."))
-        return redirect("profile")
-    return render(request, "registry/profile.html", {"form": form})
+        # As the complication form: the profile as loaded, re-checked under a row lock.
+        with transaction.atomic():
+            locked = Profile.objects.select_for_update().select_related("user").get(pk=instance.pk)
+            conflict = form.conflict_with(locked)
+            if conflict is None:
+                form.save()
+                request.user.email = form.cleaned_data["email"]
+                request.user.save(update_fields=["email"])
+        if conflict is None:
+            messages.success(request, _("Profile saved."))
+            return redirect("profile")
+    return render(
+        request,
+        "registry/profile.html",
+        {"form": form, "conflict": conflict},
+        status=409 if conflict is not None else 200,
+    )
 
 
 @require_POST
