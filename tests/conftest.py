@@ -49,7 +49,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             )
 
 
+TRANSACTIONAL_FIXTURES = {"transactional_db", "live_server", "celery_worker"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        # Every transactional test restores the database it found (groups, permissions and the
+        # CTCAE catalogue come from data migrations). Mixing serialized and plain transactional
+        # tests breaks the serialized ones: the plain flush re-creates content types under new
+        # ids, which the next restore then collides with.
+        marker = item.get_closest_marker("django_db")
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if (marker and marker.kwargs.get("transaction")) or fixtures & TRANSACTIONAL_FIXTURES:
+            item.add_marker(
+                pytest.mark.django_db(transaction=True, serialized_rollback=True), append=False
+            )
     for item in items:
         for service in SERVICE_MARKERS:
             if item.get_closest_marker(service):

@@ -10,14 +10,18 @@ from django.core.management.base import CommandError
 from complications.models import CtcaeTerm
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "ctcae_v5.0.csv"
-needs_reference = pytest.mark.skipif(not REFERENCE.exists(), reason=f"the CTCAE v5.0 table is not at {REFERENCE}")
+needs_reference = pytest.mark.skipif(
+    not REFERENCE.exists(), reason=f"the CTCAE v5.0 table is not at {REFERENCE}"
+)
 
 
 def test_the_curated_catalogue_is_loaded_by_migration(db):
     curated = CtcaeTerm.objects.filter(curated=True)
     assert curated.count() >= 150
     assert curated.filter(name__endswith="Other, specify").count() == 26
-    assert CtcaeTerm.objects.get(code="10033425").grade_4 is None  # Pain in extremity has no grade 4
+    assert (
+        CtcaeTerm.objects.get(code="10033425").grade_4 is None
+    )  # Pain in extremity has no grade 4
 
 
 @needs_reference
