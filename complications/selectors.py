@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -80,6 +80,18 @@ DAY = timedelta(hours=24)
 
 def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
+
+
+class Selection(TypedDict, total=False):
+    """The filters every statistic takes (``selected_fractures``'s keyword arguments)."""
+
+    department: Department | int | None
+    date_from: date | None
+    date_to: date | None
+    fracture_type: str | None
+    site: str | None
+    guidance: str | None
+    operator: str | None
 
 
 def selected_fractures(  # type: ignore[no-untyped-def]
@@ -275,29 +287,14 @@ def rates(  # type: ignore[no-untyped-def]
     *,
     user,
     unit: Unit = "fracture",
-    department: Department | int | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    fracture_type: str | None = None,
-    site: str | None = None,
-    guidance: str | None = None,
-    operator: str | None = None,
+    **filters: Unpack[Selection],
 ) -> dict[str, Any]:
     """Complication rates per window, per term and per SOC (``/api/v1/stats/rates/``).
 
     Three queries whatever the size of the registry: the windows, by term, by
     system organ class. See the module docstring for the selection.
     """
-    fractures = selected_fractures(
-        user=user,
-        department=department,
-        date_from=date_from,
-        date_to=date_to,
-        fracture_type=fracture_type,
-        site=site,
-        guidance=guidance,
-        operator=operator,
-    )
+    fractures = selected_fractures(user=user, **filters)
     units = _units(user, unit, fractures)
     row = units.rows.aggregate(**_window_counts(units))
     rows, unit_lookup = _grouped_units(user, unit, fractures)
@@ -319,13 +316,7 @@ def breakdown(  # type: ignore[no-untyped-def]
     *,
     user,
     unit: Unit = "fracture",
-    department: Department | int | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    fracture_type: str | None = None,
-    site: str | None = None,
-    guidance: str | None = None,
-    operator: str | None = None,
+    **filters: Unpack[Selection],
 ) -> dict[str, Any]:
     """What the dashboard's charts draw: rates per quarter, per fracture type
     and per site, and the distribution of the units' highest grades.
@@ -337,16 +328,7 @@ def breakdown(  # type: ignore[no-untyped-def]
     sacrum and an acetabulum would otherwise belong to two groups at once.
     Four queries.
     """
-    fractures = selected_fractures(
-        user=user,
-        department=department,
-        date_from=date_from,
-        date_to=date_to,
-        fracture_type=fracture_type,
-        site=site,
-        guidance=guidance,
-        operator=operator,
-    )
+    fractures = selected_fractures(user=user, **filters)
     units = _units(user, unit, fractures)
     totals = units.rows.aggregate(**_window_counts(units, with_grades=True))
     per_quarter = (
@@ -409,13 +391,7 @@ def _mean_and_sd(n: int, total: int | None, squares: int | None) -> dict[str, fl
 def cohort(  # type: ignore[no-untyped-def]
     *,
     user,
-    department: Department | int | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    fracture_type: str | None = None,
-    site: str | None = None,
-    guidance: str | None = None,
-    operator: str | None = None,
+    **filters: Unpack[Selection],
 ) -> dict[str, Any]:
     """The study population table (``/api/v1/stats/cohort/``), in two queries.
 
@@ -426,16 +402,7 @@ def cohort(  # type: ignore[no-untyped-def]
     (a contact more than 24 h after the end, or a delayed complication), and
     the patients with at least one such fracture.
     """
-    fractures = selected_fractures(
-        user=user,
-        department=department,
-        date_from=date_from,
-        date_to=date_to,
-        fracture_type=fracture_type,
-        site=site,
-        guidance=guidance,
-        operator=operator,
-    )
+    fractures = selected_fractures(user=user, **filters)
     birthday_not_yet = Q(first_month__lt=F("birth_month")) | Q(
         first_month=F("birth_month"), first_day__lt=F("birth_day")
     )
@@ -519,25 +486,10 @@ def cohort(  # type: ignore[no-untyped-def]
 def period(  # type: ignore[no-untyped-def]
     *,
     user,
-    department: Department | int | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    fracture_type: str | None = None,
-    site: str | None = None,
-    guidance: str | None = None,
-    operator: str | None = None,
+    **filters: Unpack[Selection],
 ) -> dict[str, date | None]:
     """The local dates of the first and last procedures of the selection (one query)."""
-    fractures = selected_fractures(
-        user=user,
-        department=department,
-        date_from=date_from,
-        date_to=date_to,
-        fracture_type=fracture_type,
-        site=site,
-        guidance=guidance,
-        operator=operator,
-    )
+    fractures = selected_fractures(user=user, **filters)
     bounds = fractures.aggregate(
         first=Min("procedure__started_at"), last=Max("procedure__started_at")
     )
