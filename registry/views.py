@@ -10,6 +10,7 @@ and shown times are the department's wall clock.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
@@ -90,11 +91,13 @@ def _query_without_page(request: HttpRequest) -> str:
     return query.urlencode()
 
 
-@require_GET
-def case_list(request: HttpRequest) -> HttpResponse:
+def _filtered_list(
+    request: HttpRequest, search: Callable[..., QuerySet[Any]], template: str
+) -> HttpResponse:
+    """A list page: the shared filter form, the selector it feeds, a page of results."""
     form = ListFilterForm(request.GET or None, departments=visible_departments(request.user))
     filters = form.filters() if form.is_bound else {}
-    procedures = procedure_search(
+    rows = search(
         user=request.user,
         search=filters.get("q") or "",
         department=filters.get("department"),
@@ -103,33 +106,20 @@ def case_list(request: HttpRequest) -> HttpResponse:
         date_to=filters.get("date_to"),
         has_complications=filters.get("has_complications") or "",
     )
-    page = Paginator(procedures, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
-        request,
-        "registry/case_list.html",
-        {"page": page, "form": form, "query": _query_without_page(request)},
+        request, template, {"page": page, "form": form, "query": _query_without_page(request)}
     )
+
+
+@require_GET
+def case_list(request: HttpRequest) -> HttpResponse:
+    return _filtered_list(request, procedure_search, "registry/case_list.html")
 
 
 @require_GET
 def patient_list(request: HttpRequest) -> HttpResponse:
-    form = ListFilterForm(request.GET or None, departments=visible_departments(request.user))
-    filters = form.filters() if form.is_bound else {}
-    patients = patient_search(
-        user=request.user,
-        search=filters.get("q") or "",
-        department=filters.get("department"),
-        guidance=filters.get("guidance") or "",
-        date_from=filters.get("date_from"),
-        date_to=filters.get("date_to"),
-        has_complications=filters.get("has_complications") or "",
-    )
-    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "registry/patient_list.html",
-        {"page": page, "form": form, "query": _query_without_page(request)},
-    )
+    return _filtered_list(request, patient_search, "registry/patient_list.html")
 
 
 # --- a new case: patient + procedure + fractures in one submit ---------------------------------
