@@ -13,21 +13,7 @@ from complications import services
 from complications.models import ComplicationEvent, CtcaeTerm
 from registry.admin import ScopedAdmin
 
-EDITABLE = [
-    "procedure",
-    "term",
-    "specify",
-    "onset_at",
-    "onset_date",
-    "during_procedure",
-    "facts",
-    "grade_override",
-    "override_reason",
-    "outcome",
-    "relatedness",
-    "description",
-    "outcome_facts",
-]
+EDITABLE = ["procedure", *services.UPDATABLE]
 
 
 class ComplicationAdminForm(forms.ModelForm):

@@ -279,18 +279,19 @@ def complication_record(
     return _save(event, fractures, replace_fractures=True)
 
 
-UPDATABLE = {
+# What a complication update may change, in the order a form shows it (the admin uses it too).
+UPDATABLE = (
     "term",
-    "facts",
     "specify",
+    *ONSET_FIELDS,
+    "facts",
     "grade_override",
     "override_reason",
     "outcome",
     "relatedness",
     "description",
     "outcome_facts",
-    *ONSET_FIELDS,
-}
+)
 
 
 @transaction.atomic
@@ -308,7 +309,7 @@ def complication_update(
     audit trail's why; a change of the override, whichever path makes it, records
     the override's written reason when no other is given.
     """
-    unknown = set(changes) - UPDATABLE
+    unknown = set(changes) - set(UPDATABLE)
     if unknown:
         raise ValidationError({f: [_("This field cannot be changed.")] for f in sorted(unknown)})
     if "term" in changes and not isinstance(changes["term"], CtcaeTerm):
