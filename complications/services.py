@@ -23,7 +23,7 @@ from complications.live import bump_stats_version
 from complications.models import ComplicationEvent, CtcaeTerm
 from registry.audit import change_reason
 from registry.models import Fracture, Procedure
-from registry.services import resolve_fractures
+from registry.services import refuse_unknown_fields, resolve_fractures
 
 ONSET_FIELDS = ("onset_at", "onset_date", "during_procedure")
 
@@ -309,9 +309,7 @@ def complication_update(
     audit trail's why; a change of the override, whichever path makes it, records
     the override's written reason when no other is given.
     """
-    unknown = set(changes) - set(UPDATABLE)
-    if unknown:
-        raise ValidationError({f: [_("This field cannot be changed.")] for f in sorted(unknown)})
+    refuse_unknown_fields(changes, allowed=UPDATABLE)
     if "term" in changes and not isinstance(changes["term"], CtcaeTerm):
         changes["term"] = get_term(changes["term"])
     onset = {k: changes.pop(k) for k in ONSET_FIELDS if k in changes}

@@ -32,6 +32,13 @@ def _require_aware(errors: dict[str, list[str]], **values: datetime | None) -> N
             )
 
 
+def refuse_unknown_fields(fields: Iterable[str], *, allowed: Iterable[str]) -> None:
+    """An update naming a field it may not change is refused whole, field by field."""
+    unknown = set(fields) - set(allowed)
+    if unknown:
+        raise ValidationError({f: [_("This field cannot be changed.")] for f in sorted(unknown)})
+
+
 def _raise(errors: dict[str, list[str]]) -> None:
     if errors:
         raise ValidationError(errors)
@@ -102,10 +109,7 @@ def patient_create(
 
 @transaction.atomic
 def patient_update(*, patient: Patient, reason: str = "", **fields: Any) -> Patient:
-    allowed = {"registry_id", "sex", "birth_date", "department"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise ValidationError({f: [_("This field cannot be changed.")] for f in sorted(unknown)})
+    refuse_unknown_fields(fields, allowed={"registry_id", "sex", "birth_date", "department"})
     for name, value in fields.items():
         setattr(patient, name, value.strip() if name == "registry_id" else value)
     errors = _validate_patient(birth_date=patient.birth_date, patient=patient)
@@ -190,10 +194,9 @@ def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -
     is refused as a whole (the complications service raises, the transaction
     rolls back).
     """
-    allowed = {"patient", "started_at", "ended_at", "guidance", "anesthesia", "operator"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise ValidationError({f: [_("This field cannot be changed.")] for f in sorted(unknown)})
+    refuse_unknown_fields(
+        fields, allowed={"patient", "started_at", "ended_at", "guidance", "anesthesia", "operator"}
+    )
     times_changed = any(
         name in fields and fields[name] != getattr(procedure, name)
         for name in ("started_at", "ended_at")
@@ -250,10 +253,9 @@ def fracture_create(
 
 @transaction.atomic
 def fracture_update(*, fracture: Fracture, reason: str = "", **fields: Any) -> Fracture:
-    allowed = {"type", "site", "side", "screws", "aetiology", "cement_augmented"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise ValidationError({f: [_("This field cannot be changed.")] for f in sorted(unknown)})
+    refuse_unknown_fields(
+        fields, allowed={"type", "site", "side", "screws", "aetiology", "cement_augmented"}
+    )
     for name, value in fields.items():
         setattr(fracture, name, value)
     fracture.full_clean()
@@ -329,10 +331,7 @@ def follow_up_update(
     reason: str = "",
     **fields: Any,
 ) -> FollowUp:
-    allowed = {"contact_at", "kind", "notes"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise ValidationError({f: [_("This field cannot be changed.")] for f in sorted(unknown)})
+    refuse_unknown_fields(fields, allowed={"contact_at", "kind", "notes"})
     for name, value in fields.items():
         setattr(follow_up, name, value)
     _raise(_validate_follow_up(procedure=follow_up.procedure, contact_at=follow_up.contact_at))
@@ -370,10 +369,7 @@ def department_update(*, department: Department, **fields: Any) -> Department:
     zone change can move them (or make one straddle two windows, which refuses
     the whole change).
     """
-    allowed = {"code", "name", "time_zone", "default_guidance"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise ValidationError({f: [_("This field cannot be changed.")] for f in sorted(unknown)})
+    refuse_unknown_fields(fields, allowed={"code", "name", "time_zone", "default_guidance"})
     zone_changed = "time_zone" in fields and fields["time_zone"] != department.time_zone
     for name, value in fields.items():
         setattr(department, name, value.strip() if name in ("code", "name") else value)
