@@ -36,6 +36,7 @@ def setup_django() -> None:
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("Set DATABASE_URL=postgres://... (the benchmarks only make sense on PostgreSQL).")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry.settings")
+    _create_database(url)
     # Benchmarks are not the place for per-request debug bookkeeping: DEBUG keeps
     # every SQL statement in connection.queries, which would grow without bound.
     os.environ.setdefault("DEBUG", "false")
@@ -44,6 +45,27 @@ def setup_django() -> None:
     import django
 
     django.setup()
+
+
+def _create_database(url: str) -> None:
+    """Create the benchmark database when it does not exist yet (a new machine)."""
+    from urllib.parse import urlsplit
+
+    import psycopg2
+    from psycopg2 import sql
+
+    name = urlsplit(url).path.lstrip("/")
+    server = url[: len(url) - len(urlsplit(url).path)] + "/postgres"
+    conn = psycopg2.connect(server)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                print(f"created database {name}", file=sys.stderr)
+    finally:
+        conn.close()
 
 
 def timed(fn: Callable[[], Any], runs: int, *, warmup: int = 1) -> tuple[list[float], Any]:
