@@ -162,10 +162,22 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(random.Random(procedure_id).uniform(0, args.interval))
     finally:
         child.kill()
-        ComplicationEvent.fractures.through.objects.filter(
-            complicationevent_id__in=created
-        ).delete()
-        ComplicationEvent.objects.filter(pk__in=created).delete()
+        from django.db import transaction
+
+        from complications.outcomes import outcomes_refresh
+
+        with transaction.atomic():
+            touched = set(
+                ComplicationEvent.objects.filter(pk__in=created).values_list(
+                    "procedure_id", flat=True
+                )
+            )
+            ComplicationEvent.fractures.through.objects.filter(
+                complicationevent_id__in=created
+            ).delete()
+            ComplicationEvent.objects.filter(pk__in=created).delete()
+            # Deleted past the services: bring the outcome summary back, as they would.
+            outcomes_refresh(procedure_ids=touched)
         bump_stats_version()  # the clean-up is a write too: no dashboard may keep the bench's rows
 
     n_fractures = fractures_in_db()

@@ -3,8 +3,9 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry_bench \\
         .venv/bin/python bench/bench_rates.py --runs 7
 
-For the whole registry (the superuser) and a filtered selection (a department
-member, five years), and each unit, it times ``selectors.rates`` and the single
+For the whole registry (the superuser) and filtered selections of a department
+member (five whole years; the same with dates inside months; five years of
+pathological fractures), and each unit, it times ``selectors.rates`` and the single
 statement of ``baseline_sql`` in the same run on the same data, checks that
 both give the same numbers (a mismatch is printed and fails the run), counts
 the selector's queries, and measures the Python heap peak of one selector call
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tracemalloc
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,15 @@ def measure(runs: int, units: list[str], scenarios: list[str]) -> dict[str, Any]
 
     admin = User.objects.get(username=BENCH_ADMIN)
     member = User.objects.get(username=BENCH_MEMBER)
-    selections = {"whole": (admin, {}), "filtered": (member, filtered_selection())}
+    selections = {
+        "whole": (admin, {}),
+        "filtered": (member, filtered_selection()),
+        # Dates inside months: whole months from the rollup, the days at the ends
+        # from the summary rows.
+        "days": (member, {"date_from": date(2018, 1, 15), "date_to": date(2022, 12, 10)}),
+        # A fracture filter: no rollup, one scan of the selected summary rows.
+        "typed": (member, {**filtered_selection(), "fracture_type": "pathological"}),
+    }
     n_fractures = fractures_in_db()
     results = []
     for scenario in scenarios:
@@ -119,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--units", default="fracture,procedure,patient")
-    parser.add_argument("--scenarios", default="whole,filtered")
+    parser.add_argument("--scenarios", default="whole,filtered,days,typed")
     parser.add_argument(
         "--out", default=None, help="bench/out/<name>.json (default: rates_<fractures>)"
     )

@@ -589,11 +589,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     analyzed = time.perf_counter() - start
+    # The rows went in by COPY, past the services: compute the outcome summary
+    # the rates read, set-based, as ``manage.py outcomes_rebuild`` does.
+    from complications.outcomes import outcomes_rebuild
+
+    start = time.perf_counter()
+    summary_rows = outcomes_rebuild()
+    summarised = time.perf_counter() - start
     bench_users()
     total = time.perf_counter() - overall
     print(
         f"loaded in {loaded:.1f} s ({total_rows / loaded:,.0f} rows/s), ANALYZE {analyzed:.1f} s, "
-        f"total {total:.1f} s"
+        f"outcome summary {summarised:.1f} s, total {total:.1f} s"
     )
     summary = {
         "fractures": args.fractures,
@@ -603,6 +610,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "generate_s": round(generated, 1),
         "load_s": round(loaded, 1),
         "analyze_s": round(analyzed, 1),
+        "summary_s": round(summarised, 1),
+        "summary_rows": summary_rows,
         "total_s": round(total, 1),
         "database": connection.settings_dict["NAME"],
     }

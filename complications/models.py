@@ -375,3 +375,239 @@ class QualityAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.department} · {self.get_window_display()} · CUSUM {self.cusum:.2f}"
+
+
+# --- the outcome summary -----------------------------------------------------------
+#
+# What the rates need of each unit, kept exact by ``complications.outcomes`` in the
+# same transaction as every write that can change it, so that a dashboard reads a
+# narrow table instead of joining fractures, complications and contacts (seconds
+# at a million fractures). Derived data: no history, never edited by hand; a
+# ``manage.py outcomes_rebuild`` recomputes it all from the clinical tables.
+
+
+class _SelectionColumns(models.Model):
+    """The procedure's columns the dashboard filters on, copied from the clinical rows."""
+
+    department = models.ForeignKey(
+        "registry.Department", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    started_at = models.DateTimeField()
+    guidance = models.CharField(max_length=20)
+    operator = models.CharField(max_length=200, blank=True, default="")
+
+    DEPARTMENT_PATH = "department"
+
+    class Meta:
+        abstract = True
+
+
+class _WindowEvidence(models.Model):
+    """Per window, the unit's highest grade (0: no complication in the window), and
+    whether a contact was recorded after the end / more than 24 hours after it."""
+
+    grade_per_procedural = models.PositiveSmallIntegerField(default=0)
+    grade_early = models.PositiveSmallIntegerField(default=0)
+    grade_delayed = models.PositiveSmallIntegerField(default=0)
+    contact_after_end = models.BooleanField(default=False)
+    contact_beyond_24h = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
+
+
+class FractureOutcome(_SelectionColumns, _WindowEvidence):
+    """One fracture: its selection columns and the evidence of its complications
+    (those that concern it) and contacts (those that cover it)."""
+
+    fracture = models.OneToOneField(
+        Fracture, on_delete=models.CASCADE, primary_key=True, related_name="outcome"
+    )
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="+")
+    patient_id = models.BigIntegerField()
+    type = models.CharField(max_length=16)
+    site = models.CharField(max_length=16)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["department", "started_at"], name="fo_department_start_idx"),
+            models.Index(fields=["started_at"], name="fo_start_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"outcome of fracture {self.pk}"
+
+
+class ProcedureOutcome(_SelectionColumns, _WindowEvidence):
+    """One procedure with at least one fracture: the evidence of all its complications
+    and contacts (the procedure and patient units count a complication of the
+    procedure even when it concerns only an unselected fracture).
+
+    ``fractures_mask`` has one bit per (fracture type, site) pair that the
+    procedure treats (``outcomes.mask_bits``), so that "procedures with a
+    pathological sacrum fracture" is a bit test, not a join.
+    """
+
+    procedure = models.OneToOneField(
+        Procedure, on_delete=models.CASCADE, primary_key=True, related_name="outcome"
+    )
+    patient_id = models.BigIntegerField()
+    fractures_mask = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["department", "started_at"], name="po_department_start_idx"),
+            models.Index(fields=["started_at"], name="po_start_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"outcome of procedure {self.pk}"
+
+
+class _TermEvidence(models.Model):
+    """A row with a term: the unit's highest grade among its complications of that
+    term in the window. A row without: the same for the term's system organ class
+    (so that "units per SOC" counts rows instead of distinct units)."""
+
+    window = models.CharField(max_length=16)
+    term = models.ForeignKey(
+        CtcaeTerm, on_delete=models.CASCADE, related_name="+", db_index=False, null=True
+    )
+    soc = models.CharField(max_length=255)
+    grade = models.PositiveSmallIntegerField()
+
+    class Meta:
+        abstract = True
+
+
+class FractureTermOutcome(_SelectionColumns, _TermEvidence):
+    """One (fracture, window, term) or (fracture, window, SOC) with a complication."""
+
+    fracture = models.ForeignKey(Fracture, on_delete=models.CASCADE, related_name="+")
+    procedure_id = models.BigIntegerField(db_index=True)
+    type = models.CharField(max_length=16)
+    site = models.CharField(max_length=16)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["department", "started_at"], name="fto_department_start_idx"),
+            models.Index(fields=["started_at"], name="fto_start_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fracture", "window", "term"], name="fto_one_row_per_term"
+            ),
+            models.UniqueConstraint(
+                fields=["fracture", "window", "soc"],
+                condition=Q(term__isnull=True),
+                name="fto_one_row_per_soc",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.window} {self.term_id} of fracture {self.fracture_id}"
+
+
+class ProcedureTermOutcome(_SelectionColumns, _TermEvidence):
+    """One (procedure, window, term) or (procedure, window, SOC) with a complication."""
+
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="+")
+    patient_id = models.BigIntegerField()
+    fractures_mask = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["department", "started_at"], name="pto_department_start_idx"),
+            models.Index(fields=["started_at"], name="pto_start_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["procedure", "window", "term"], name="pto_one_row_per_term"
+            ),
+            models.UniqueConstraint(
+                fields=["procedure", "window", "soc"],
+                condition=Q(term__isnull=True),
+                name="pto_one_row_per_soc",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.window} {self.term_id} of procedure {self.procedure_id}"
+
+
+class OutcomeMonth(models.Model):
+    """Per unit (fracture or procedure), department and month of the procedure
+    start (local month in ``settings.TIME_ZONE``), and per year (``period``, with
+    ``month`` its first day): the summary rows' counts that the rates add up, so
+    that a whole registry is a few hundred rows to sum, not a million to count.
+    Recomputed with the summary rows it counts."""
+
+    period = models.CharField(max_length=5)
+    unit = models.CharField(max_length=10)
+    department = models.ForeignKey(
+        "registry.Department", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    month = models.DateField()
+    units = models.PositiveIntegerField()
+    at_risk_early = models.PositiveIntegerField()
+    at_risk_delayed = models.PositiveIntegerField()
+    # Units whose highest grade in the window is k or more (k = 1: with a complication).
+    per_procedural_1 = models.PositiveIntegerField()
+    per_procedural_2 = models.PositiveIntegerField()
+    per_procedural_3 = models.PositiveIntegerField()
+    per_procedural_4 = models.PositiveIntegerField()
+    per_procedural_5 = models.PositiveIntegerField()
+    early_1 = models.PositiveIntegerField()
+    early_2 = models.PositiveIntegerField()
+    early_3 = models.PositiveIntegerField()
+    early_4 = models.PositiveIntegerField()
+    early_5 = models.PositiveIntegerField()
+    delayed_1 = models.PositiveIntegerField()
+    delayed_2 = models.PositiveIntegerField()
+    delayed_3 = models.PositiveIntegerField()
+    delayed_4 = models.PositiveIntegerField()
+    delayed_5 = models.PositiveIntegerField()
+
+    DEPARTMENT_PATH = "department"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "unit", "department", "month"], name="outcome_month_one_row"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit}s of department {self.department_id} in {self.month:%Y-%m}"
+
+
+class OutcomeTermMonth(models.Model):
+    """Per unit, department, month (or year: ``period``), window and term (or SOC,
+    with no term): the units with a complication of that term (SOC) in the
+    window, and those whose highest such grade is major."""
+
+    period = models.CharField(max_length=5)
+    unit = models.CharField(max_length=10)
+    department = models.ForeignKey(
+        "registry.Department", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    month = models.DateField()
+    window = models.CharField(max_length=16)
+    term = models.ForeignKey(
+        CtcaeTerm, on_delete=models.CASCADE, related_name="+", db_index=False, null=True
+    )
+    soc = models.CharField(max_length=255)
+    events = models.PositiveIntegerField()
+    major = models.PositiveIntegerField()
+
+    DEPARTMENT_PATH = "department"
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["period", "unit", "department", "month"], name="outcome_term_month_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit}s with {self.term_id or self.soc} in {self.month:%Y-%m}"

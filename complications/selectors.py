@@ -1,12 +1,14 @@
 """Reads of the complication domain: live rates, the cohort table, data quality.
 
-Everything is computed in the database with a fixed number of queries, however
-large the registry grows: the units' rows (fractures, or procedures for the
-procedure and patient units) are joined to their complications and follow-up
-contacts, and counted with conditional ``COUNT(DISTINCT unit)`` aggregates,
-one GROUP BY level, which the planner runs as hash joins (correlated
-subqueries per unit were two orders of magnitude slower on PostgreSQL at a few
-thousand procedures). Python only rounds and arranges the few resulting rows.
+The rates read the outcome summary (``complications.outcomes``): per fracture
+and per procedure, the highest grade in each window and whether a contact was
+recorded after the end and more than 24 hours after it; per (unit, window,
+term) and (unit, window, SOC), the highest grade. The services keep it exact in
+the same transaction as every clinical write, so each statistic is a few
+conditional counts over one narrow table, with a fixed number of queries
+however large the registry grows (joining fractures, complications and contacts
+at read time took seconds to a minute at a million fractures:
+docs/benchmarks.md). Python only rounds and arranges the few resulting rows.
 
 The selection
 -------------
@@ -21,13 +23,14 @@ selected procedures count, including a complication that concerns only a
 fracture of another type or site: the unit is the procedure (or the patient),
 and "a procedure counts when any of its complications is in W".
 
-Every selection starts from ``registry.scoping.scope_to_user``; the joins only
-ever reach the complications and contacts of an already scoped unit.
+Every selection starts from ``registry.scoping.scope_to_user`` (the summary rows
+carry their department).
 
 The counting rules are those of domain.md section 4; the M2M rows
 (``ComplicationEvent.fractures``, ``FollowUp.fractures``) are taken as the truth
 of which fractures an event concerns or a contact covers (the services store
-the "all of the procedure's fractures" default explicitly).
+the "all of the procedure's fractures" default explicitly). The data-quality
+lists, which name individual records, read the clinical tables directly.
 """
 
 from __future__ import annotations
@@ -58,7 +61,18 @@ from django.db.models.functions import ExtractDay, ExtractMonth, ExtractYear, Tr
 from django.utils import timezone
 
 from complications.ctcae.rates import percent, rate_summary
-from complications.models import ComplicationEvent, Window
+from complications.models import (
+    ComplicationEvent,
+    CtcaeTerm,
+    FractureOutcome,
+    FractureTermOutcome,
+    OutcomeMonth,
+    OutcomeTermMonth,
+    ProcedureOutcome,
+    ProcedureTermOutcome,
+    Window,
+)
+from complications.outcomes import AT_RISK, MONTH, YEAR, mask_bits, next_month
 from registry.models import (
     Department,
     FollowUp,
@@ -68,7 +82,7 @@ from registry.models import (
     Sex,
     Site,
 )
-from registry.scoping import scope_to_user
+from registry.scoping import scope_to_user, visible_departments
 
 Unit = Literal["fracture", "procedure", "patient"]
 UNITS: tuple[str, ...] = ("fracture", "procedure", "patient")
@@ -138,73 +152,224 @@ def _selected_procedures(user, fractures: QuerySet[Fracture]) -> QuerySet[Proced
     )
 
 
+def _summary(model, *, user, **filters: Unpack[Selection]) -> QuerySet[Any]:  # type: ignore[no-untyped-def]
+    """The rows of an outcome summary table (``complications.outcomes``) that the
+    filters select, scoped to the user's departments: the same selection as
+    ``selected_fractures``, on the columns the summary copies from the procedure
+    and fracture. On the procedure tables, the fracture filters test the
+    procedure's (type, site) bits: a procedure is selected when one of its
+    fractures matches both."""
+    rows = scope_to_user(model.objects.all(), user)
+    if (department := filters.get("department")) is not None:
+        rows = rows.filter(department=department)
+    if (date_from := filters.get("date_from")) is not None:
+        rows = rows.filter(started_at__gte=_local_midnight(date_from))
+    if (date_to := filters.get("date_to")) is not None:
+        rows = rows.filter(started_at__lt=_local_midnight(date_to + timedelta(days=1)))
+    if guidance := filters.get("guidance"):
+        rows = rows.filter(guidance=guidance)
+    if operator := filters.get("operator"):
+        rows = rows.filter(operator__icontains=operator.strip())
+    fracture_type, site = filters.get("fracture_type") or None, filters.get("site") or None
+    if fracture_type or site:
+        if model in (FractureOutcome, FractureTermOutcome):
+            rows = rows.filter(**({"type": fracture_type} if fracture_type else {}))
+            rows = rows.filter(**({"site": site} if site else {}))
+        else:
+            bits = mask_bits(fracture_type=fracture_type, site=site)
+            rows = rows.alias(matching=F("fractures_mask").bitand(bits)).filter(matching__gt=0)
+    return rows
+
+
 @dataclass(frozen=True)
 class _Units:
-    """Where one unit's rows, complications and follow-up contacts are.
-
-    ``rows`` is joined to the complications and contacts through the
-    ``complications`` and ``follow_ups`` relations (both exist on Fracture, as
-    M2M, and on Procedure, as reverse keys); ``key`` names the unit in a row:
-    for the patient unit the rows are the selected procedures, so that only
-    their complications and contacts count.
+    """Where one unit's evidence is: the summary rows, the lookup that names the
+    unit in a row, and whether a unit spans several rows (a patient spans their
+    procedures; a fracture or a procedure is one row, so it counts without
+    DISTINCT); the same for the per-term rows.
     """
 
     rows: QuerySet[Any]
     key: str
-    ended_at: str
-    started_at: str
+    distinct: bool
+    term_rows: QuerySet[Any]
+    term_key: str
 
 
-def _units(user, unit: str, fractures: QuerySet[Fracture]) -> _Units:  # type: ignore[no-untyped-def]
+def _units(user, unit: str, filters: Selection) -> _Units:  # type: ignore[no-untyped-def]
     if unit == "fracture":
-        return _Units(fractures, "pk", "procedure__ended_at", "procedure__started_at")
-    if unit == "procedure":
-        return _Units(_selected_procedures(user, fractures), "pk", "ended_at", "started_at")
-    if unit == "patient":
-        return _Units(_selected_procedures(user, fractures), "patient", "ended_at", "started_at")
+        return _Units(
+            _summary(FractureOutcome, user=user, **filters),
+            "pk",
+            False,
+            _summary(FractureTermOutcome, user=user, **filters),
+            "fracture_id",
+        )
+    if unit in ("procedure", "patient"):
+        return _Units(
+            _summary(ProcedureOutcome, user=user, **filters),
+            "pk" if unit == "procedure" else "patient_id",
+            unit == "patient",
+            _summary(ProcedureTermOutcome, user=user, **filters),
+            "procedure_id" if unit == "procedure" else "patient_id",
+        )
     raise ValueError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
 
 
-def _window_counts(units: _Units, *, with_grades: bool = False) -> dict[str, Count]:
-    """Conditional distinct counts of units, over the rows joined to their
-    complications and contacts (one GROUP BY level, so they also work per group).
+@dataclass(frozen=True)
+class _Split:
+    """A selection by department and dates only, for a unit the monthly rollup
+    counts (fracture, procedure): the rollup rows of the whole months it covers,
+    and the summary rows of the days at its ends (``edges``: none when the dates
+    fall on month boundaries). Fractures and procedures add up across months.
+    ``totals`` and ``term_totals`` cover the whole months (a whole year is one
+    row per department and count), ``months`` the same month by month (charts).
+    """
 
+    totals: QuerySet[OutcomeMonth]
+    term_totals: QuerySet[OutcomeTermMonth]
+    months: QuerySet[OutcomeMonth]
+    edges: _Units
+
+
+_MONTHLY_FILTERS = ("department", "date_from", "date_to")
+
+
+def _split(user, unit: str, filters: Selection) -> _Split | None:  # type: ignore[no-untyped-def]
+    if unit == "patient" or any(
+        value for name, value in filters.items() if name not in _MONTHLY_FILTERS
+    ):
+        return None  # patients span months; the other filters are not in the rollup
+    date_from, date_to = filters.get("date_from"), filters.get("date_to")
+    end = None if date_to is None else date_to + timedelta(days=1)  # exclusive
+    first = None
+    if date_from is not None:
+        first = date_from if date_from.day == 1 else next_month(date_from.replace(day=1))
+    last = None if end is None else end.replace(day=1)  # the months before it are whole
+    department = filters.get("department")
+    # Each end's condition names the departments, so that the (department,
+    # start) index finds the few rows of each end instead of filtering the
+    # departments' rows (a superuser's whole registry uses the start index).
+    departments: list[Any] = []
+
+    def days(start: date, stop: date) -> Q:
+        within = Q(started_at__gte=_local_midnight(start), started_at__lt=_local_midnight(stop))
+        if department is None and user.is_superuser:
+            return within
+        if not departments:
+            departments.extend(
+                [department]
+                if department is not None
+                else visible_departments(user).values_list("pk", flat=True)
+            )
+        return within & Q(department__in=departments)
+
+    months, edges = Q(), Q(pk__in=[])
+    if date_from is not None and end is not None and first >= last:
+        months = Q(pk__in=[])  # no whole month: the days, one by one
+        edges = days(date_from, end)
+    else:
+        if date_from is not None:
+            months &= Q(month__gte=first)
+            if date_from < first:
+                edges |= days(date_from, first)
+        if end is not None:
+            months &= Q(month__lt=last)
+            if last < end:
+                edges |= days(last, end)
+    # The whole months: whole years from the years' rows, the months around them
+    # from the months' rows.
+    whole = Q(period=MONTH) & months
+    if not (date_from is not None and end is not None and first >= last):
+        first_year = None if first is None else date(first.year + (first.month > 1), 1, 1)
+        last_year = None if last is None else date(last.year, 1, 1)
+        if first_year is None or last_year is None or first_year < last_year:
+            whole = Q(period=YEAR)
+            if first_year is not None:
+                whole &= Q(month__gte=first_year)
+            if last_year is not None:
+                whole &= Q(month__lt=last_year)
+            if first is not None and first_year is not None and first < first_year:
+                whole |= Q(period=MONTH, month__gte=first, month__lt=first_year)
+            if last is not None and last_year is not None and last_year < last:
+                whole |= Q(period=MONTH, month__gte=last_year, month__lt=last)
+    units = _units(user, unit, {"department": department})
+
+    def rollup(model, condition: Q):  # type: ignore[no-untyped-def]
+        rows = scope_to_user(model.objects.filter(unit=unit), user).filter(condition)
+        return rows if department is None else rows.filter(department=department)
+
+    return _Split(
+        totals=rollup(OutcomeMonth, whole),
+        term_totals=rollup(OutcomeTermMonth, whole),
+        months=rollup(OutcomeMonth, Q(period=MONTH) & months),
+        edges=_Units(
+            units.rows.filter(edges),
+            units.key,
+            units.distinct,
+            units.term_rows.filter(edges),
+            units.term_key,
+        ),
+    )
+
+
+def _window_counts(units: _Units, *, with_grades: bool = False) -> dict[str, Count]:
+    """Conditional counts of units over their summary rows (one GROUP BY level, so
+    they also work per group).
+
+    - ``<window>__at_risk``: the window's denominator (``outcomes.AT_RISK``);
     - ``<window>__events``: units with a complication in the window, and
-      ``__major`` those with a major one (their highest grade is then major);
-    - ``<window>__at_risk``: every unit during the procedure; for the early
-      window, units with a contact strictly after the end or a complication in
-      the early or delayed window (itself evidence of follow-up); for the
-      delayed window, a contact more than 24 h after the end or a delayed
-      complication;
-    - ``<window>__grade_<k>_up`` (``with_grades``): units with a complication
-      of grade k or more, whose differences give the highest-grade distribution.
+      ``__major`` those whose highest grade there is major;
+    - ``<window>__grade_<k>_up`` (``with_grades``): units whose highest grade
+      is k or more, whose differences give the highest-grade distribution.
     """
 
     def count(condition: Q | None = None) -> Count:
-        return Count(units.key, distinct=True, filter=condition)
+        return Count(units.key, distinct=units.distinct, filter=condition)
 
-    after_end = Q(follow_ups__contact_at__gt=F(units.ended_at))
-    beyond_24h = Q(follow_ups__contact_at__gt=F(units.ended_at) + DAY)
-    aggregates = {
-        f"{Window.PER_PROCEDURAL.value}__at_risk": count(),
-        f"{Window.EARLY.value}__at_risk": count(
-            after_end | Q(complications__window__in=[Window.EARLY, Window.DELAYED])
-        ),
-        f"{Window.DELAYED.value}__at_risk": count(
-            beyond_24h | Q(complications__window=Window.DELAYED)
-        ),
-    }
+    aggregates = {}
     for window in WINDOWS:
-        aggregates[f"{window}__events"] = count(Q(complications__window=window))
-        aggregates[f"{window}__major"] = count(
-            Q(complications__window=window, complications__grade__gte=MAJOR_GRADE)
-        )
+        grade = f"grade_{window}"
+        aggregates[f"{window}__at_risk"] = count(AT_RISK[window])
+        aggregates[f"{window}__events"] = count(Q(**{f"{grade}__gt": 0}))
+        aggregates[f"{window}__major"] = count(Q(**{f"{grade}__gte": MAJOR_GRADE}))
         if with_grades:
-            for grade in GRADES:
-                aggregates[f"{window}__grade_{grade}_up"] = count(
-                    Q(complications__window=window, complications__grade__gte=grade)
-                )
+            for k in GRADES:
+                aggregates[f"{window}__grade_{k}_up"] = count(Q(**{f"{grade}__gte": k}))
     return aggregates
+
+
+def _month_sums(*, with_grades: bool = False) -> dict[str, Sum]:
+    """``_window_counts``'s keys, as sums of the monthly rollup's columns."""
+    at_risk = {
+        Window.PER_PROCEDURAL.value: "units",
+        Window.EARLY.value: "at_risk_early",
+        Window.DELAYED.value: "at_risk_delayed",
+    }
+    sums = {}
+    for window in WINDOWS:
+        sums[f"{window}__at_risk"] = Sum(at_risk[window])
+        sums[f"{window}__events"] = Sum(f"{window}_1")
+        sums[f"{window}__major"] = Sum(f"{window}_{MAJOR_GRADE}")
+        if with_grades:
+            for k in GRADES:
+                sums[f"{window}__grade_{k}_up"] = Sum(f"{window}_{k}")
+    return sums
+
+
+def _added(*rows: dict[str, Any]) -> dict[str, int]:
+    """Counts added key by key (a sum over no rollup row is None: 0)."""
+    return {key: sum(row[key] or 0 for row in rows) for key in rows[0]}
+
+
+def _totals(units: _Units, split: _Split | None, *, with_grades: bool = False) -> dict[str, int]:
+    """The unit counts of ``_window_counts`` for the whole selection."""
+    if split is None:
+        return units.rows.aggregate(**_window_counts(units, with_grades=with_grades))
+    return _added(
+        split.totals.aggregate(**_month_sums(with_grades=with_grades)),
+        split.edges.rows.aggregate(**_window_counts(split.edges, with_grades=with_grades)),
+    )
 
 
 def _highest_grades(row: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -229,56 +394,65 @@ def _windows(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return result
 
 
-def _grouped_units(user, unit: str, fractures: QuerySet[Fracture]) -> tuple[QuerySet[Any], str]:  # type: ignore[no-untyped-def]
-    """Complication rows of the selection and the lookup that names their unit.
-
-    For the fracture unit the rows are the complication-fracture links, so a
-    complication concerning two fractures counts for each and one concerning
-    another fracture of the procedure does not count for this one.
-    """
-    if unit == "fracture":
-        rows = ComplicationEvent.fractures.through.objects.filter(fracture__in=fractures)
-        return rows, "fracture_id"
-    procedures = _selected_procedures(user, fractures)
-    rows = ComplicationEvent.objects.filter(procedure__in=procedures)
-    if unit == "procedure":
-        return rows, "procedure_id"
-    return rows, "procedure__patient_id"
-
-
-def _breakdown_by(
-    rows: QuerySet[Any], unit_lookup: str, prefix: str, keys: dict[str, str]
-) -> list[dict[str, Any]]:
-    """Units per (window, key): ``events`` and ``major`` as distinct unit counts.
+def _breakdown_by(units: _Units, split: _Split | None, key: str) -> list[dict[str, Any]]:
+    """Units per (window, term) or per (window, SOC) (``key``: "term" or "soc")
+    from the per-term summary rows (and the monthly rollup's, for whole months):
+    ``events`` and ``major`` as unit counts.
 
     A unit's highest grade among the group's complications is major exactly
-    when one of them is major, so the split needs no per-unit step. ``keys``
-    maps each output key to its lookup on the complication.
+    when its row is major. A (unit, window, term) and a (unit, window, SOC) are
+    one row each, so a fracture or a procedure counts without DISTINCT; a
+    patient spans their procedures' rows. Term names come from the catalogue
+    afterwards, so the database groups by the term's code only.
     """
-    window_lookup = f"{prefix}window"
-    lookups = {key: f"{prefix}{lookup}" for key, lookup in keys.items()}
-    grouped = (
-        rows.values(window_lookup, *lookups.values())
-        .annotate(
-            events=Count(unit_lookup, distinct=True),
-            major=Count(
-                unit_lookup, distinct=True, filter=Q(**{f"{prefix}grade__gte": MAJOR_GRADE})
+    per_term = key == "term"
+    group = ("window", "term_id" if per_term else "soc")
+    counts: dict[tuple[str, str], tuple[int, int]] = {}
+
+    def count(rows: QuerySet[Any], aggregates: dict[str, Any]) -> None:
+        grouped = rows.filter(term__isnull=not per_term).values(*group).annotate(**aggregates)
+        for row in grouped.order_by():
+            events, major = counts.get((row[group[0]], row[group[1]]), (0, 0))
+            counts[(row[group[0]], row[group[1]])] = (
+                events + (row["events"] or 0),
+                major + (row["major"] or 0),
+            )
+
+    where = units if split is None else split.edges
+    count(
+        where.term_rows,
+        {
+            "events": Count(where.term_key, distinct=where.distinct),
+            "major": Count(
+                where.term_key, distinct=where.distinct, filter=Q(grade__gte=MAJOR_GRADE)
             ),
-        )
-        .order_by()
+        },
+    )
+    if split is not None:
+        count(split.term_totals, {"events": Sum("events"), "major": Sum("major")})
+    terms = (
+        {
+            code: {"term": code, "term_name": name, "soc": soc}
+            for code, name, soc in CtcaeTerm.objects.filter(
+                pk__in={k for _, k in counts}
+            ).values_list("pk", "name", "soc")
+        }
+        if per_term and counts
+        else {}
     )
     window_order = {w: i for i, w in enumerate(WINDOWS)}
     result = [
         {
-            "window": row[window_lookup],
-            **{key: row[lookup] for key, lookup in lookups.items()},
-            "events": row["events"],
-            "minor": row["events"] - row["major"],
-            "major": row["major"],
+            "window": window,
+            **(terms[k] if per_term else {"soc": k}),
+            "events": events,
+            "minor": events - major,
+            "major": major,
         }
-        for row in grouped
+        for (window, k), (events, major) in counts.items()
+        if events
     ]
-    name = "term_name" if "term_name" in keys else "soc"
+    name = "term_name" if per_term else "soc"
     result.sort(key=lambda r: (window_order[r["window"]], -r["events"], -r["major"], r[name]))
     return result
 
@@ -291,24 +465,18 @@ def rates(  # type: ignore[no-untyped-def]
 ) -> dict[str, Any]:
     """Complication rates per window, per term and per SOC (``/api/v1/stats/rates/``).
 
-    Three queries whatever the size of the registry: the windows, by term, by
-    system organ class. See the module docstring for the selection.
+    Four queries on the outcome summary whatever the size of the registry (the
+    windows, by term and the terms' names, by SOC); for a selection by
+    department and dates only, the whole months come from the monthly rollup
+    and the days at the ends from the summary rows: up to three more.
     """
-    fractures = selected_fractures(user=user, **filters)
-    units = _units(user, unit, fractures)
-    row = units.rows.aggregate(**_window_counts(units))
-    rows, unit_lookup = _grouped_units(user, unit, fractures)
-    prefix = "complicationevent__" if unit == "fracture" else ""
+    units = _units(user, unit, filters)
+    split = _split(user, unit, filters)
     return {
         "unit": unit,
-        "windows": _windows(row),
-        "by_term": _breakdown_by(
-            rows,
-            unit_lookup,
-            prefix,
-            {"term": "term_id", "term_name": "term__name", "soc": "term__soc"},
-        ),
-        "by_soc": _breakdown_by(rows, unit_lookup, prefix, {"soc": "term__soc"}),
+        "windows": _windows(_totals(units, split)),
+        "by_term": _breakdown_by(units, split, "term"),
+        "by_soc": _breakdown_by(units, split, "soc"),
     }
 
 
@@ -326,28 +494,43 @@ def breakdown(  # type: ignore[no-untyped-def]
     complications and contacts of that quarter's procedures. Rates by
     fracture type and by site are always per fracture: a procedure treating a
     sacrum and an acetabulum would otherwise belong to two groups at once.
-    Four queries.
+    Three queries (by type and by site from one grouping: fractures add up);
+    for a selection by department and dates, the whole months from the rollup.
     """
-    fractures = selected_fractures(user=user, **filters)
-    units = _units(user, unit, fractures)
-    totals = units.rows.aggregate(**_window_counts(units, with_grades=True))
+    units = _units(user, unit, filters)
+    split = _split(user, unit, filters)
+    totals = _totals(units, split, with_grades=True)
+    quarters: dict[str, list[dict[str, Any]]] = {}
+    where = units if split is None else split.edges
     per_quarter = (
-        units.rows.annotate(quarter=TruncQuarter(units.started_at))
+        where.rows.annotate(quarter=TruncQuarter("started_at"))
         .values("quarter")
-        .annotate(**_window_counts(units))
-        .order_by("quarter")
+        .annotate(**_window_counts(where))
+        .order_by()
     )
-    per_fracture = _units(user, "fracture", fractures)
+    for row in per_quarter:
+        quarters.setdefault(_quarter_label(row.pop("quarter")), []).append(row)
+    if split is not None:
+        for row in split.months.values("month").annotate(**_month_sums()).order_by():
+            quarters.setdefault(_quarter_label(row.pop("month")), []).append(row)
+    fractures = _units(user, "fracture", filters)
+    per_pair = list(
+        fractures.rows.values("type", "site").annotate(**_window_counts(fractures)).order_by()
+    )
 
-    def per(field: str) -> dict[str, dict[str, Any]]:
-        grouped = per_fracture.rows.values(field).annotate(**_window_counts(per_fracture))
-        return {row[field]: row for row in grouped.order_by()}
+    def per(field: str) -> dict[str, dict[str, int]]:
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for row in per_pair:
+            counts = {k: v for k, v in row.items() if k not in ("type", "site")}
+            grouped.setdefault(row[field], []).append(counts)
+        return {value: _added(*rows) for value, rows in grouped.items()}
 
     per_type, per_site = per("type"), per("site")
     return {
         "unit": unit,
         "by_quarter": [
-            {"quarter": _quarter_label(r["quarter"]), "windows": _windows(r)} for r in per_quarter
+            {"quarter": label, "windows": _windows(_added(*rows))}
+            for label, rows in sorted(quarters.items())
         ],
         "by_fracture_type": [
             {"fracture_type": value, "label": str(label), "windows": _windows(per_type[value])}
@@ -441,19 +624,14 @@ def cohort(  # type: ignore[no-untyped-def]
             max=Max("age"),
         )
     )
-    # The delayed denominator's evidence, as in ``_window_counts``.
-    beyond_24h = Q(follow_ups__contact_at__gt=F("procedure__ended_at") + DAY) | Q(
-        complications__window=Window.DELAYED
-    )
-    cases = fractures.aggregate(
+    # The delayed denominator's evidence, as in ``rates``.
+    beyond_24h = AT_RISK[Window.DELAYED.value]
+    cases = _summary(FractureOutcome, user=user, **filters).aggregate(
         procedures=Count("procedure", distinct=True),
-        fractures=Count("pk", distinct=True),
-        beyond_fractures=Count("pk", distinct=True, filter=beyond_24h),
-        beyond_patients=Count("procedure__patient", distinct=True, filter=beyond_24h),
-        **{
-            f"type_{value}": Count("pk", distinct=True, filter=Q(type=value))
-            for value in FractureType.values
-        },
+        fractures=Count("pk"),
+        beyond_fractures=Count("pk", filter=beyond_24h),
+        beyond_patients=Count("patient_id", distinct=True, filter=beyond_24h),
+        **{f"type_{value}": Count("pk", filter=Q(type=value)) for value in FractureType.values},
     )
     n_patients, n_fractures = people["patients"], cases["fractures"]
     return {
@@ -489,9 +667,8 @@ def period(  # type: ignore[no-untyped-def]
     **filters: Unpack[Selection],
 ) -> dict[str, date | None]:
     """The local dates of the first and last procedures of the selection (one query)."""
-    fractures = selected_fractures(user=user, **filters)
-    bounds = fractures.aggregate(
-        first=Min("procedure__started_at"), last=Max("procedure__started_at")
+    bounds = _summary(FractureOutcome, user=user, **filters).aggregate(
+        first=Min("started_at"), last=Max("started_at")
     )
     return {key: timezone.localdate(value) if value else None for key, value in bounds.items()}
 
@@ -638,25 +815,29 @@ def cusum_series(  # type: ignore[no-untyped-def]
     procedure; followed up after the end, or beyond 24 hours, for the early
     and delayed windows), so the chart compares the same proportion as the
     dashboard's "major" rate with the target. One query, grouped per fracture
-    with the same conditional counts as ``rates``; ties in start time are
-    broken by procedure then fracture id, so the order is stable.
+    on the fracture summary with the same denominator rule as ``rates``; ties
+    in start time are broken by procedure then fracture id, so the order is stable.
     """
     if window not in WINDOWS:
         raise ValueError(f"unknown window {window!r}; expected one of {', '.join(WINDOWS)}")
-    fractures = selected_fractures(user=user, department=department)
-    units = _units(user, "fracture", fractures)
-    counts = _window_counts(units)
     rows = (
-        fractures.values("pk", "procedure_id", "procedure__started_at")
-        .annotate(at_risk=counts[f"{window}__at_risk"], major=counts[f"{window}__major"])
-        .filter(at_risk__gt=0)
-        .order_by("procedure__started_at", "procedure_id", "pk")
+        _summary(FractureOutcome, user=user, department=department)
+        .filter(AT_RISK[window] or Q())
+        .annotate(
+            major=Case(
+                When(**{f"grade_{window}__gte": MAJOR_GRADE}, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+        )
+        .values("pk", "procedure_id", "started_at", "major")
+        .order_by("started_at", "procedure_id", "pk")
     )
     return [
         {
             "fracture": row["pk"],
             "procedure": row["procedure_id"],
-            "started_at": row["procedure__started_at"],
+            "started_at": row["started_at"],
             "major": row["major"] > 0,
         }
         for row in rows

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from complications import ctcae
 from complications.live import bump_stats_version
 from complications.models import ComplicationEvent, CtcaeTerm
+from complications.outcomes import outcomes_refresh
 from registry.audit import change_reason
 from registry.models import Fracture, Procedure
 from registry.services import refuse_unknown_fields, resolve_fractures
@@ -233,6 +234,7 @@ def _save(
     event.save()
     if covered is not None:
         event.fractures.set(covered)
+    outcomes_refresh(procedure_ids=[event.procedure_id])
     transaction.on_commit(bump_stats_version)
     return event
 
@@ -357,6 +359,7 @@ def complications_rederive_for_procedure(*, procedure: Procedure) -> int:
         complication_derive(event)
         event.save()
         count += 1
+    outcomes_refresh(procedure_ids=[procedure.pk])
     transaction.on_commit(bump_stats_version)
     return count
 
@@ -388,6 +391,7 @@ def complications_regrade(*, events: Iterable[ComplicationEvent] | None = None) 
                     event.hours_after_end,
                 ) != before:
                     event.save()
+                    outcomes_refresh(procedure_ids=[event.procedure_id])
                     counts["changed"] += 1
                     counts["grades_changed"] += event.auto_grade != before[0]
         except ValidationError:

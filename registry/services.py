@@ -44,10 +44,16 @@ def _raise(errors: dict[str, list[str]]) -> None:
         raise ValidationError(errors)
 
 
-def _on_commit_clinical_change() -> None:
+def _clinical_change(
+    *, procedure_ids: Iterable[int] = (), months: Iterable[tuple[int, date]] = ()
+) -> None:
+    """After a clinical write, inside its transaction: bring the outcome summary of
+    the procedures it touched up to date, and tell open dashboards once committed."""
     # Imported here: complications depends on registry, not the other way round.
     from complications.live import bump_stats_version
+    from complications.outcomes import outcomes_refresh
 
+    outcomes_refresh(procedure_ids=procedure_ids, months=months)
     transaction.on_commit(bump_stats_version)
 
 
@@ -103,7 +109,7 @@ def patient_create(
     )
     patient.full_clean()
     patient.save()
-    _on_commit_clinical_change()
+    _clinical_change()
     return patient
 
 
@@ -123,7 +129,7 @@ def patient_update(*, patient: Patient, reason: str = "", **fields: Any) -> Pati
     patient.full_clean()
     patient._change_reason = change_reason(reason)
     patient.save()
-    _on_commit_clinical_change()
+    _clinical_change(procedure_ids=patient.procedures.values_list("pk", flat=True))
     return patient
 
 
@@ -182,7 +188,7 @@ def procedure_create(
     )
     procedure.full_clean()
     procedure.save()
-    _on_commit_clinical_change()
+    _clinical_change()
     return procedure
 
 
@@ -218,7 +224,7 @@ def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -
         from complications.services import complications_rederive_for_procedure
 
         complications_rederive_for_procedure(procedure=procedure)
-    _on_commit_clinical_change()
+    _clinical_change(procedure_ids=[procedure.pk])
     return procedure
 
 
@@ -247,7 +253,7 @@ def fracture_create(
     )
     fracture.full_clean()
     fracture.save()
-    _on_commit_clinical_change()
+    _clinical_change(procedure_ids=[fracture.procedure_id])
     return fracture
 
 
@@ -261,7 +267,7 @@ def fracture_update(*, fracture: Fracture, reason: str = "", **fields: Any) -> F
     fracture.full_clean()
     fracture._change_reason = change_reason(reason)
     fracture.save()
-    _on_commit_clinical_change()
+    _clinical_change(procedure_ids=[fracture.procedure_id])
     return fracture
 
 
@@ -319,7 +325,7 @@ def follow_up_create(
     follow_up.full_clean()
     follow_up.save()
     follow_up.fractures.set(covered)
-    _on_commit_clinical_change()
+    _clinical_change(procedure_ids=[procedure.pk])
     return follow_up
 
 
@@ -342,7 +348,7 @@ def follow_up_update(
         follow_up.fractures.set(
             resolve_fractures(procedure=follow_up.procedure, fractures=fractures)
         )
-    _on_commit_clinical_change()
+    _clinical_change(procedure_ids=[follow_up.procedure_id])
     return follow_up
 
 
@@ -383,7 +389,7 @@ def department_update(*, department: Department, **fields: Any) -> Department:
         ).distinct()
         for procedure in procedures:
             complications_rederive_for_procedure(procedure=procedure)
-        _on_commit_clinical_change()
+        _clinical_change()
     return department
 
 
@@ -410,6 +416,10 @@ def record_delete(*, record: models.Model, reason: str = "") -> None:
                 ]
             }
         )
+    from complications.outcomes import outcomes_months
+
+    # A deleted procedure's summary rows go with it; the months that counted it stay.
+    months = outcomes_months(procedure_ids=[record.pk]) if isinstance(record, Procedure) else set()
     try:
         with transaction.atomic():
             record._change_reason = change_reason(reason)  # type: ignore[attr-defined]
@@ -430,4 +440,4 @@ def record_delete(*, record: models.Model, reason: str = "") -> None:
                 ]
             }
         ) from None
-    _on_commit_clinical_change()
+    _clinical_change(procedure_ids=[getattr(record, "procedure_id", None)], months=months)

@@ -2,7 +2,8 @@
 
 They write rows directly with the ORM (no service), so that selector and API
 tests can build exactly the cohort a counting rule needs. Service tests use the
-services instead.
+services instead. Like the services, each builder brings the outcome summary
+of its procedure up to date (``complications.outcomes``), which the rates read.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from complications.models import ComplicationEvent, CtcaeTerm
+from complications.outcomes import outcomes_refresh
 from registry.models import Department, FollowUp, Fracture, Patient, Procedure
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -80,7 +82,9 @@ def fracture(
     side: str = "left",
     screws: int = 1,
 ) -> Fracture:
-    return Fracture.objects.create(procedure=proc, type=type, site=site, side=side, screws=screws)
+    made = Fracture.objects.create(procedure=proc, type=type, site=site, side=side, screws=screws)
+    outcomes_refresh(procedure_ids=[proc.pk])
+    return made
 
 
 def follow_up(
@@ -94,6 +98,7 @@ def follow_up(
         procedure=proc, contact_at=proc.ended_at + timedelta(hours=hours_after_end), kind=kind
     )
     fu.fractures.set(fractures if fractures is not None else list(proc.fractures.all()))
+    outcomes_refresh(procedure_ids=[proc.pk])
     return fu
 
 
@@ -125,4 +130,5 @@ def complication(
         **onset,
     )
     event.fractures.set(fractures if fractures is not None else list(proc.fractures.all()))
+    outcomes_refresh(procedure_ids=[proc.pk])
     return event

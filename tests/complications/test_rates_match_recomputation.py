@@ -1,10 +1,12 @@
 """The rates selector equals a naive recomputation from the raw rows, after random writes.
 
-The selector is set-based SQL tuned for scale (correlated subqueries, conditional
-aggregates); anything tuned can drift from the rule it implements. So a seeded
+The selector reads an outcome summary kept at write time (complications.outcomes)
+with conditional aggregates; anything tuned can drift from the rule it implements. So a seeded
 random sequence of writes goes through the real services (record, update the
 facts, override, move a procedure, add follow-up contacts, change which
-fractures a complication concerns), and after it the selector's numbers must
+fractures a complication concerns, delete complications and contacts, correct a
+fracture's type or site, add a fracture, change the guidance, move a patient to
+another department, change a department's time zone), and after it the selector's numbers must
 equal those of the naive Python below, which reads the raw rows and applies
 domain.md section 4 (and section 2 for the windows) literally, one unit at a
 time, for every unit, every window, by term and by SOC, over several selections
@@ -26,6 +28,7 @@ from django.core.exceptions import ValidationError
 
 from complications import services as complication_services
 from complications.models import ComplicationEvent, CtcaeTerm
+from complications.outcomes import outcomes_differences
 from complications.selectors import rates
 from registry import services as registry_services
 from registry.models import Department, FollowUp, Fracture, Patient, Procedure
@@ -83,6 +86,8 @@ def naive_rates(
     departments: set[int],
     unit: str,
     fracture_type: str | None = None,
+    site: str | None = None,
+    guidance: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> dict[str, Any]:
@@ -95,7 +100,8 @@ def naive_rates(
     zone_of = dict(Department.objects.values_list("pk", "time_zone"))
     patients = {p["pk"]: p for p in Patient.objects.values("pk", "department_id")}
     procedures = {
-        p["pk"]: p for p in Procedure.objects.values("pk", "patient_id", "started_at", "ended_at")
+        p["pk"]: p
+        for p in Procedure.objects.values("pk", "patient_id", "started_at", "ended_at", "guidance")
     }
     local = ZoneInfo(settings.TIME_ZONE)
 
@@ -108,11 +114,15 @@ def naive_rates(
         return (
             department_of(fracture["procedure_id"]) in departments
             and (fracture_type is None or fracture["type"] == fracture_type)
+            and (site is None or fracture["site"] == site)
+            and (guidance is None or procedure["guidance"] == guidance)
             and (date_from is None or day >= date_from)
             and (date_to is None or day <= date_to)
         )
 
-    fractures = [f for f in Fracture.objects.values("pk", "procedure_id", "type") if selected(f)]
+    fractures = [
+        f for f in Fracture.objects.values("pk", "procedure_id", "type", "site") if selected(f)
+    ]
     selected_procedures = {f["procedure_id"] for f in fractures}
     unit_of_procedure = {pk: procedures[pk]["patient_id"] for pk in selected_procedures}
     if unit == "fracture":
@@ -370,6 +380,53 @@ class Cohort:
             fractures=self.some_fractures(procedure),
         )
 
+    def delete_event(self) -> None:
+        event = self._event()
+        if event is not None:
+            pk = event.pk
+            registry_services.record_delete(record=event, reason="Entered twice.")
+            self.events = [e for e in self.events if e.pk != pk]
+
+    def delete_contact(self) -> None:
+        contact = FollowUp.objects.order_by("?").first()
+        if contact is not None:
+            registry_services.record_delete(record=contact, reason="Wrong patient.")
+
+    def retype(self) -> None:
+        """Correct a fracture's type or site (the selection it belongs to changes)."""
+        fracture = Fracture.objects.order_by("?").first()
+        registry_services.fracture_update(
+            fracture=fracture, type=self.rng.choice(FRACTURE_TYPES), site=self.rng.choice(SITES)
+        )
+
+    def add_fracture(self) -> None:
+        registry_services.fracture_create(
+            procedure=self.fresh(self.rng.choice(self.procedures)),
+            type=self.rng.choice(FRACTURE_TYPES),
+            site=self.rng.choice(SITES),
+            side="right",
+        )
+
+    def reguide(self) -> None:
+        registry_services.procedure_update(
+            procedure=self.fresh(self.rng.choice(self.procedures)),
+            guidance=self.rng.choice(("ct", "fluoroscopy")),
+        )
+
+    def rehome(self) -> None:
+        """A patient recorded in the wrong department moves (their units move with them)."""
+        patient = self.fresh(self.rng.choice(self.procedures)).patient
+        others = Department.objects.exclude(pk=patient.department_id)
+        registry_services.patient_update(
+            patient=patient, department=others.order_by("?").first(), reason="Wrong department."
+        )
+
+    def rezone(self) -> None:
+        """A department's time zone changes: date-only onsets are re-classified."""
+        department = Department.objects.order_by("?").first()
+        zone = "America/New_York" if department.time_zone != "America/New_York" else "UTC"
+        registry_services.department_update(department=department, time_zone=zone)
+
     def _event(self) -> ComplicationEvent | None:
         if not self.events:
             return None
@@ -393,9 +450,16 @@ def test_rates_equal_a_naive_recomputation_after_random_writes(
         (cohort.refocus, 2),
         (cohort.move, 3),
         (cohort.contact, 8),
+        (cohort.delete_event, 1),
+        (cohort.delete_contact, 1),
+        (cohort.retype, 2),
+        (cohort.add_fracture, 1),
+        (cohort.reguide, 1),
+        (cohort.rehome, 1),
+        (cohort.rezone, 1),
     ]
     applied = refused = 0
-    for _ in range(50):
+    for _ in range(60):
         operation = rng.choices([o for o, _ in operations], [w for _, w in operations])[0]
         try:
             operation()
@@ -405,6 +469,9 @@ def test_rates_equal_a_naive_recomputation_after_random_writes(
             # contact before it) must leave nothing behind: the check below
             # covers that too.
             refused += 1
+        # Each write leaves the summary as a rebuild from scratch would compute it.
+        differences = outcomes_differences()
+        assert not any(differences.values()), (operation.__name__, differences)
     assert applied >= 40, f"only {applied} writes applied ({refused} refused)"
     assert ComplicationEvent.objects.count() >= 10
 
@@ -415,6 +482,17 @@ def test_rates_equal_a_naive_recomputation_after_random_writes(
         (head, {department.pk}, {}),
         (admin_user, both, {"fracture_type": "pathological"}),
         (head, {department.pk}, years),
+        # Dates inside months: whole months from the rollup, the days at the ends
+        # from the summary rows; and a range inside one month (no whole month).
+        (head, {department.pk}, {"date_from": date(2019, 6, 17), "date_to": date(2020, 11, 3)}),
+        (admin_user, both, {"date_from": date(2019, 9, 2), "date_to": date(2019, 9, 29)}),
+        (admin_user, both, {"date_to": date(2020, 5, 14)}),
+        # A whole year inside: one year row, the months around it, the days at the ends.
+        (admin_user, both, {"date_from": date(2019, 5, 20), "date_to": date(2021, 2, 10)}),
+        (head, {department.pk}, {"date_from": date(2020, 1, 1)}),
+        (admin_user, both, {"site": "acetabulum"}),
+        (admin_user, both, {"fracture_type": "insufficiency", "site": "sacrum"}),
+        (head, {department.pk}, {"guidance": "fluoroscopy"}),
     ]
     for user, departments, filters in selections:
         for unit in UNITS:
