@@ -7,10 +7,11 @@
 The live mechanism of ``complications.live``: a write's ``on_commit`` bumps
 the stats version in Redis; an open dashboard polls ``GET
 /api/v1/stats/version/`` every second (dashboard.js ``POLL_MS``) and, when the
-version moved, fetches ``GET /api/v1/stats/rates/``, which recomputes the rates
-(cached under the new version). A poller process does exactly that through the
-real endpoints as the department member, and prints when it saw each version
-and when it held the rates computed at it. This process records per-procedural
+version moved, fetches ``GET /api/v1/stats/rates/`` and ``GET
+/api/v1/stats/breakdown/`` (the charts), which recompute (cached under the new
+version). A poller process does exactly that through the real endpoints as the
+department member, and prints when it saw each version and when it held the
+rates and charts computed at it. This process records per-procedural
 complications through the service, one at a time, and measures, for each:
 
 - notice: commit -> the poller saw the new version (bounded by the poll
@@ -71,6 +72,9 @@ def poller(interval: float) -> None:
         if current != version:
             seen = time.time()
             rates = client.get("/api/v1/stats/rates/").json()
+            # The dashboard fetches the charts' data with the rates (in parallel;
+            # one after the other here, an upper bound).
+            client.get("/api/v1/stats/breakdown/").json()
             print(
                 json.dumps(
                     {

@@ -43,7 +43,15 @@ def main() -> int:
         print("### Generation\n")
         print(
             _table(
-                ["fractures", "rows", "generate s", "COPY s", "ANALYZE s", "total s"],
+                [
+                    "fractures",
+                    "rows",
+                    "generate s",
+                    "COPY s",
+                    "ANALYZE s",
+                    "outcome summary s",
+                    "total s",
+                ],
                 [
                     [
                         f"{n:,}",
@@ -51,6 +59,7 @@ def main() -> int:
                         g["generate_s"],
                         g["load_s"],
                         g["analyze_s"],
+                        g.get("summary_s", "-"),
                         g["total_s"],
                     ]
                     for n, g in generate.items()
@@ -164,25 +173,50 @@ def main() -> int:
                 ],
             )
         )
-    if rates:
-        print("\n### (e) growth of the selector (whole registry, fracture unit)\n")
+    sizes = sorted(set(rates) | set(export) | set(record) | set(live))
+    if sizes:
+        print("\n### (e) growth from size to size\n")
+
+        def rate(n: int, scenario: str, unit: str) -> Any:
+            for r in rates.get(n, {}).get("results", []):
+                if r["scenario"] == scenario and r["unit"] == unit:
+                    return r["selector_p50_ms"]
+            return None
+
+        def exported(n: int, kind: str) -> Any:
+            for r in export.get(n, {}).get("results", []):
+                if r["export"] == kind:
+                    return r["export_rows_per_s"]
+            return None
+
+        def recorded(n: int, path: str) -> Any:
+            for r in record.get(n, {}).get("results", []):
+                if r["path"] == path:
+                    return r["p50_ms"]
+            return None
+
+        figures = [
+            ("rates p50 ms, whole registry, fracture", lambda n: rate(n, "whole", "fracture")),
+            ("rates p50 ms, whole registry, patient", lambda n: rate(n, "whole", "patient")),
+            (
+                "rates p50 ms, one department 5 years, fracture",
+                lambda n: rate(n, "filtered", "fracture"),
+            ),
+            ("rates p50 ms, dates inside months, fracture", lambda n: rate(n, "days", "fracture")),
+            ("rates p50 ms, pathological only, fracture", lambda n: rate(n, "typed", "fracture")),
+            ("CSV export rows/s, cases", lambda n: exported(n, "cases")),
+            ("CSV export rows/s, complications", lambda n: exported(n, "complications")),
+            ("record a complication p50 ms, API", lambda n: recorded(n, "api")),
+            ("write -> dashboard p50 s", lambda n: live.get(n, {}).get("visible_p50_s")),
+        ]
         rows = []
-        previous = None
-        for n, data in rates.items():
-            r = next(
-                (
-                    r
-                    for r in data["results"]
-                    if r["scenario"] == "whole" and r["unit"] == "fracture"
-                ),
-                None,
-            )
-            if r is None:
-                continue
-            growth = f"{r['selector_p50_ms'] / previous:.1f}x" if previous else ""
-            rows.append([f"{n:,}", r["selector_p50_ms"], r["sql_p50_ms"], growth])
-            previous = r["selector_p50_ms"]
-        print(_table(["fractures", "selector p50 ms", "SQL p50 ms", "selector growth"], rows))
+        for name, value in figures:
+            values = [value(n) for n in sizes]
+            first, last = values[0], values[-1]
+            growth = f"{last / first:.1f}x" if first and last else ""
+            rows.append([name, *["-" if v is None else v for v in values], growth])
+        data_growth = f"{sizes[-1] / sizes[0]:.0f}x data" if len(sizes) > 1 else ""
+        print(_table(["figure", *[f"{n:,}" for n in sizes], data_growth], rows))
     return 0
 
 
