@@ -311,7 +311,7 @@ def _complications_query(selection: Any, using: str) -> tuple[str, tuple[Any, ..
     before = " || ',' || ".join(cells[c] for c in columns[:split]) + " || ','"
     after = "',' || " + _line([cells[c] for c in columns[split + 1 :]])
     sql = f"""
-        SELECT {before}, {_facts("e.facts")}, {after}
+        SELECT {before}, coalesce(fx.cell, ''), {after}
         FROM complications_complicationevent e
         JOIN (
             SELECT cf.complicationevent_id AS id,
@@ -324,6 +324,10 @@ def _complications_query(selection: Any, using: str) -> tuple[str, tuple[Any, ..
         JOIN registry_patient pa ON pa.id = p.patient_id
         JOIN registry_department d ON d.id = pa.department_id
         JOIN complications_ctcaeterm t ON t.code = e.term_id
+        LEFT JOIN (
+            SELECT facts, {_facts("facts::jsonb")} AS cell
+            FROM (SELECT DISTINCT facts::text AS facts FROM complications_complicationevent) x
+        ) fx ON fx.facts = e.facts::text
         {event_filter}
         ORDER BY p.started_at, e.procedure_id, e.id
     """
