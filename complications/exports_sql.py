@@ -71,10 +71,11 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections, transaction
 from django.db.models import QuerySet
 
+from complications import exports
 from complications.models import ComplicationEvent, Window
 from registry.scoping import scope_to_user
 
-BATCH = 5000  # lines per fetch and per yielded chunk (about 1 MB)
+BATCH = exports.CHUNK  # lines per fetch and per yielded chunk (about 400 kB)
 WINDOWS: tuple[str, ...] = tuple(Window.values)
 MAJOR_GRADE = 3
 NEEDS_QUOTES = r"""E'[",\r\n]'"""  # the characters for which csv.writer quotes a field
@@ -335,8 +336,6 @@ def _complications_query(selection: Any, using: str) -> tuple[str, tuple[Any, ..
 
 
 def _columns(selection: Any, kind: str) -> list[str]:
-    from complications import exports
-
     return exports.TABLES[kind][0](selection)
 
 
@@ -348,8 +347,6 @@ def _facts_cell(cell: str) -> str:
     ``\\x01``), formatted by the Python path's own code."""
     if not cell.startswith("\x01"):
         return cell
-    from complications import exports
-
     value = exports._csv_cell(json.loads(cell[1:]))
     text = value if isinstance(value, str) else str(value)
     if any(c in text for c in ',"\r\n'):
@@ -358,7 +355,7 @@ def _facts_cell(cell: str) -> str:
 
 
 def table_csv(
-    kind: str, selection: Any, *, batch: int = BATCH, using: str = "default"
+    kind: str, selection: Any, *, batch: int | None = None, using: str = "default"
 ) -> Iterator[str]:
     """The header, then one chunk of ``batch`` rows at a time (see the module docstring)."""
     columns = _columns(selection, kind)
@@ -370,7 +367,7 @@ def table_csv(
     connection = connections[using]
     with transaction.atomic(using=using), connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
-        while rows := cursor.fetchmany(batch):
+        while rows := cursor.fetchmany(batch or BATCH):
             if kind == "cases":
                 yield "".join([row[0] for row in rows])
             else:
