@@ -191,7 +191,7 @@ def _restricted(queryset: QuerySet[Any]) -> bool:
 
 
 def _cases_query(selection: Any, using: str) -> tuple[str, tuple[Any, ...]] | None:
-    fractures = selection.fractures().values("pk")
+    fractures = selection.fractures().order_by().values("pk")
     compiled = _sql(fractures, using)
     if compiled is None:
         return None
@@ -233,19 +233,16 @@ def _cases_query(selection: Any, using: str) -> tuple[str, tuple[Any, ...]] | No
         for i, window in enumerate(WINDOWS)
     )
     where = f"WHERE f.id IN ({selected_sql})" if _restricted(fractures) else ""
+    # The evidence is aggregated once per fracture in materialized CTEs: as subqueries the
+    # planner may put them under a parallel Gather, where every worker aggregates the whole
+    # registry again (2-3 times the work on the benchmark machine).
     sql = f"""
-        SELECT {_line([cells[c] for c in _columns(selection, "cases")])}
-        FROM registry_fracture f
-        JOIN registry_procedure p ON p.id = f.procedure_id
-        JOIN registry_patient pa ON pa.id = p.patient_id
-        JOIN registry_department d ON d.id = pa.department_id
-        LEFT JOIN (
+        WITH ev AS MATERIALIZED (
             SELECT cf.fracture_id, {highest}
             FROM complications_complicationevent_fractures cf
             JOIN complications_complicationevent e ON e.id = cf.complicationevent_id
             GROUP BY cf.fracture_id
-        ) ev ON ev.fracture_id = f.id
-        LEFT JOIN (
+        ), fu AS MATERIALIZED (
             SELECT ff.fracture_id,
                    bool_or(c.contact_at > cp.ended_at) AS after_end,
                    bool_or(c.contact_at > cp.ended_at + interval '24 hours') AS beyond_24h
@@ -253,7 +250,14 @@ def _cases_query(selection: Any, using: str) -> tuple[str, tuple[Any, ...]] | No
             JOIN registry_followup c ON c.id = ff.followup_id
             JOIN registry_procedure cp ON cp.id = c.procedure_id
             GROUP BY ff.fracture_id
-        ) fu ON fu.fracture_id = f.id
+        )
+        SELECT {_line([cells[c] for c in _columns(selection, "cases")])}
+        FROM registry_fracture f
+        JOIN registry_procedure p ON p.id = f.procedure_id
+        JOIN registry_patient pa ON pa.id = p.patient_id
+        JOIN registry_department d ON d.id = pa.department_id
+        LEFT JOIN ev ON ev.fracture_id = f.id
+        LEFT JOIN fu ON fu.fracture_id = f.id
         {where}
         ORDER BY p.started_at, f.procedure_id, f.id
     """
@@ -264,8 +268,8 @@ def _cases_query(selection: Any, using: str) -> tuple[str, tuple[Any, ...]] | No
 
 
 def _complications_query(selection: Any, using: str) -> tuple[str, tuple[Any, ...]] | None:
-    fractures = selection.fractures().values("pk")
-    events = scope_to_user(ComplicationEvent.objects.all(), selection.user).values("pk")
+    fractures = selection.fractures().order_by().values("pk")
+    events = scope_to_user(ComplicationEvent.objects.all(), selection.user).order_by().values("pk")
     compiled_fractures, compiled_events = _sql(fractures, using), _sql(events, using)
     if compiled_fractures is None or compiled_events is None:
         return None
