@@ -527,6 +527,17 @@ def table_csv(kind: str, selection: Selection, *, tick: Tick | None = None) -> I
     return csv_chunks(columns(selection), rows(selection), tick=tick)
 
 
+def stream_table_csv(kind: str, selection: Selection) -> Iterator[str]:
+    """The CSV table of a streamed download: formatted by PostgreSQL when the
+    database is PostgreSQL (``complications.exports_sql``: the same bytes, several
+    times faster), by ``table_csv`` otherwise."""
+    from complications import exports_sql
+
+    if exports_sql.supported():
+        return exports_sql.table_csv(kind, selection)
+    return table_csv(kind, selection)
+
+
 def write_csv(path: Path, selection: Selection, *, kind: str, tick: Tick | None = None) -> None:
     with open(path, "w", encoding="utf-8", newline="") as out:
         for chunk in table_csv(kind, selection, tick=tick):

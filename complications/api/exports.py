@@ -96,7 +96,7 @@ class _TableCsvView(ExportView):
     def get(self, request: Request) -> StreamingHttpResponse:
         selection = _selection(request)
         response = StreamingHttpResponse(
-            exports.table_csv(self.kind, selection), content_type="text/csv; charset=utf-8"
+            exports.stream_table_csv(self.kind, selection), content_type="text/csv; charset=utf-8"
         )
         return _attachment(response, exports.table_stream_name(self.kind))
 
