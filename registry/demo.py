@@ -22,7 +22,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import Group, User
-from django.db import transaction
 
 from complications.services import complication_record
 from registry import roles
@@ -502,9 +501,16 @@ def ensure_users(department: Department) -> list[tuple[str, str, str]]:
     return logins
 
 
-@transaction.atomic
 def build_cohort(department: Department, *, seed: int = SEED) -> dict[str, int]:
-    """Enter the study's cohort into ``department`` through the services."""
+    """Enter the study's cohort into ``department`` through the services, in one
+    transaction whose outcome summary is refreshed once at the end."""
+    from complications.outcomes import outcomes_deferred
+
+    with outcomes_deferred():
+        return _build_cohort(department, seed=seed)
+
+
+def _build_cohort(department: Department, *, seed: int) -> dict[str, int]:
     rng = random.Random(seed)
     zone = ZoneInfo(department.time_zone)
     ages = AGES[:]

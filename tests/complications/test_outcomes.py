@@ -145,3 +145,35 @@ def test_concurrent_writes_to_one_procedure_and_one_month_both_count(
     assert not any(outcomes_differences().values()), outcomes_differences()
     windows = rates(user=admin_user)["windows"]["per_procedural"]
     assert (windows["events"], windows["at_risk"]) == (3, 3)
+
+
+@pytest.mark.django_db
+def test_a_deferred_batch_refreshes_the_summary_once_at_its_end(department, admin_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as batch, outcomes.outcomes_deferred():
+        for day in (3, 10, 17):
+            proc = f.procedure(
+                f.patient(department), started_at=datetime(2023, 4, day, 9, tzinfo=PARIS)
+            )
+            f.fracture(proc)
+            f.follow_up(proc, hours_after_end=30)
+        # Inside the block the summary waits for the end.
+        assert FractureOutcome.objects.count() == 0
+
+    # (On PostgreSQL a refresh's statements travel together, in one query.)
+    into = 'INSERT INTO "complications_fractureoutcome" ('
+    assert sum(q["sql"].count(into) for q in batch.captured_queries) == 1
+    assert FractureOutcome.objects.count() == 3
+    assert rates(user=admin_user)["windows"]["delayed"]["at_risk"] == 3
+    assert not any(outcomes_differences().values())
+
+
+@pytest.mark.django_db
+def test_a_failed_deferred_batch_leaves_nothing_behind(department):
+    with pytest.raises(RuntimeError), outcomes.outcomes_deferred():
+        f.fracture(f.procedure(f.patient(department)))
+        raise RuntimeError("the import stops half-way")
+    assert FractureOutcome.objects.count() == 0
+    assert not any(outcomes_differences().values())
