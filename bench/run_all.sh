@@ -32,6 +32,6 @@ for n in "${sizes[@]}"; do
   "$PYTHON" bench/bench_rates.py --runs "$runs"
   "$PYTHON" bench/bench_export.py --runs "$export_runs"
   "$PYTHON" bench/bench_record.py --writes 50
-  "$PYTHON" bench/bench_live.py --writes 5
+  "$PYTHON" bench/bench_live.py --writes 9
 done
 "$PYTHON" bench/summarize.py
