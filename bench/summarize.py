@@ -185,7 +185,7 @@ def main() -> int:
 
         def exported(n: int, kind: str) -> Any:
             for r in export.get(n, {}).get("results", []):
-                if r["export"] == kind:
+                if r["kind"] == kind:
                     return r["export_rows_per_s"]
             return None
 
