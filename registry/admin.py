@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -10,13 +11,58 @@ from registry.models import Department, FollowUp, Fracture, Patient, Procedure
 from registry.scoping import scope_to_user
 
 
+def _procedures_of(record) -> list[int]:  # type: ignore[no-untyped-def]
+    """The procedures whose outcome summary a change to this record can move."""
+    if isinstance(record, Procedure):
+        return [record.pk]
+    if isinstance(record, Patient):
+        return list(record.procedures.values_list("pk", flat=True))
+    procedure_id = getattr(record, "procedure_id", None)
+    return [procedure_id] if procedure_id is not None else []
+
+
 class ScopedAdmin(SimpleHistoryAdmin):
     """Admin pages show only the user's departments' records (superusers see all).
 
     History is read-only here: the audit trail must not be rewritten through
     any interface, so a historical version can be viewed but never reverted to
     or edited (simple-history would otherwise save its form on POST).
+
+    Edits and deletions made here keep the outcome summary that the rates read
+    exact, in the admin's own transaction, as the services do
+    (``complications.outcomes``), and tell open dashboards once committed.
     """
+
+    def _clinical_change(self, procedure_ids, months=()) -> None:  # type: ignore[no-untyped-def]
+        from complications.live import bump_stats_version
+        from complications.outcomes import outcomes_refresh
+
+        outcomes_refresh(procedure_ids=procedure_ids, months=months)
+        transaction.on_commit(bump_stats_version)
+
+    def save_related(self, request, form, formsets, change):  # type: ignore[no-untyped-def]
+        # After the record, its inlines (a procedure's fractures) and its M2M
+        # (a contact's fractures): the whole change is in the database.
+        super().save_related(request, form, formsets, change)
+        self._clinical_change(_procedures_of(form.instance))
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        from complications.outcomes import outcomes_months
+
+        procedures = _procedures_of(obj)
+        months = outcomes_months(procedure_ids=procedures)
+        with transaction.atomic():
+            super().delete_model(request, obj)
+            self._clinical_change(procedures, months)
+
+    def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        from complications.outcomes import outcomes_months
+
+        procedures = [pk for record in queryset for pk in _procedures_of(record)]
+        months = outcomes_months(procedure_ids=procedures)
+        with transaction.atomic():
+            super().delete_queryset(request, queryset)
+            self._clinical_change(procedures, months)
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
         return scope_to_user(super().get_queryset(request), request.user)

@@ -58,3 +58,68 @@ def test_the_admin_shows_the_grading_error_and_saves_nothing(client, admin_user,
     assert response.status_code == 200
     assert "Pain in extremity" in response.content.decode()
     assert not ComplicationEvent.objects.exists()
+
+
+# --- edits and deletions in the admin keep the outcome summary exact -----------------
+
+
+def _summary_is_exact() -> bool:
+    from complications.outcomes import outcomes_differences
+
+    return not any(outcomes_differences().values())
+
+
+def test_a_contact_moved_in_the_admin_moves_the_delayed_denominator(client, admin_user, proc):
+    from complications.models import FractureOutcome
+
+    contact = factories.follow_up(proc, hours_after_end=20)
+    assert FractureOutcome.objects.get().contact_beyond_24h is False
+    assert client.login(username="admin", password=PASSWORD)
+    later = proc.ended_at.astimezone(PARIS) + timedelta(hours=40)
+    response = client.post(
+        f"/admin/registry/followup/{contact.pk}/change/",
+        {
+            "procedure": proc.pk,
+            "fractures": [f.pk for f in proc.fractures.all()],
+            "contact_at_0": later.strftime("%Y-%m-%d"),
+            "contact_at_1": later.strftime("%H:%M:%S"),
+            "kind": "clinical",
+            "notes": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert FractureOutcome.objects.get().contact_beyond_24h is True
+    assert _summary_is_exact()
+
+
+def test_a_complication_deleted_in_the_admin_leaves_the_rates(client, admin_user, proc):
+    from complications.selectors import rates
+
+    event = factories.complication(proc, window="early", grade=3)
+    assert rates(user=admin_user)["windows"]["early"]["events"] == 1
+    assert client.login(username="admin", password=PASSWORD)
+    response = client.post(
+        f"/admin/complications/complicationevent/{event.pk}/delete/", {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert rates(user=admin_user)["windows"]["early"]["events"] == 0
+    assert _summary_is_exact()
+
+
+def test_procedures_deleted_together_in_the_admin_leave_their_months(client, admin_user, proc):
+    from complications.selectors import rates
+
+    other = factories.procedure(
+        factories.patient(proc.patient.department),
+        started_at=datetime(2020, 3, 20, 9, tzinfo=PARIS),
+    )
+    factories.fracture(other)
+    assert rates(user=admin_user)["windows"]["per_procedural"]["at_risk"] == 2
+    assert client.login(username="admin", password=PASSWORD)
+    response = client.post(
+        "/admin/registry/procedure/",
+        {"action": "delete_selected", "_selected_action": [proc.pk, other.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert rates(user=admin_user)["windows"]["per_procedural"]["at_risk"] == 0
+    assert _summary_is_exact()
