@@ -68,6 +68,23 @@ def _create_database(url: str) -> None:
         conn.close()
 
 
+def delete_complications(pks: Iterable[int]) -> None:
+    """Remove the complications a benchmark recorded, in bulk (the services delete
+    one at a time), and bring the outcome summary back as the services would."""
+    from django.db import transaction
+
+    from complications.models import ComplicationEvent
+    from complications.outcomes import outcomes_refresh
+
+    pks = list(pks)
+    with transaction.atomic():
+        events = ComplicationEvent.objects.filter(pk__in=pks)
+        touched = set(events.values_list("procedure_id", flat=True))
+        ComplicationEvent.fractures.through.objects.filter(complicationevent_id__in=pks).delete()
+        events.delete()
+        outcomes_refresh(procedure_ids=touched)
+
+
 def timed(fn: Callable[[], Any], runs: int, *, warmup: int = 1) -> tuple[list[float], Any]:
     """Wall times in milliseconds of ``runs`` calls after ``warmup`` untimed ones."""
     result = None

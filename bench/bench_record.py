@@ -30,6 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     BENCH_MEMBER,
+    delete_complications,
     fractures_in_db,
     p50,
     p95,
@@ -64,7 +65,6 @@ def main(argv: list[str] | None = None) -> int:
     from rest_framework.authtoken.models import Token
 
     from complications.live import bump_stats_version
-    from complications.models import ComplicationEvent
     from complications.services import complication_record
     from registry.models import Procedure
 
@@ -134,22 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
     finally:
-        from django.db import transaction
-
-        from complications.outcomes import outcomes_refresh
-
-        with transaction.atomic():
-            touched = set(
-                ComplicationEvent.objects.filter(pk__in=created).values_list(
-                    "procedure_id", flat=True
-                )
-            )
-            ComplicationEvent.fractures.through.objects.filter(
-                complicationevent_id__in=created
-            ).delete()
-            ComplicationEvent.objects.filter(pk__in=created).delete()
-            # Deleted past the services: bring the outcome summary back, as they would.
-            outcomes_refresh(procedure_ids=touched)
+        delete_complications(created)
         bump_stats_version()  # the clean-up is a write too: cached rates must not keep the rows
 
     n_fractures = fractures_in_db()

@@ -106,6 +106,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from complications.ctcae import MAJOR_GRADE
 from complications.models import ComplicationEvent, ExportJob, Outcome, Window
 from complications.selectors import selected_fractures
 from registry.models import (
@@ -135,7 +136,6 @@ FILTER_NAMES = (
     "operator",
 )
 DATE_FILTERS = ("date_from", "date_to")
-MAJOR_GRADE = 3
 WINDOWS: tuple[str, ...] = tuple(Window.values)  # per_procedural, early, delayed
 DAY = timedelta(hours=24)
 

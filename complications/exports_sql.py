@@ -80,12 +80,12 @@ from django.db import connections, transaction
 from django.db.models import QuerySet
 
 from complications import exports
+from complications.ctcae import MAJOR_GRADE
 from complications.models import ComplicationEvent, Window
 from registry.scoping import scope_to_user
 
 BATCH = exports.CHUNK  # lines per fetch and per yielded chunk (about 400 kB)
 WINDOWS: tuple[str, ...] = tuple(Window.values)
-MAJOR_GRADE = 3
 NEEDS_QUOTES = r"""E'[",\r\n]'"""  # the characters for which csv.writer quotes a field
 
 

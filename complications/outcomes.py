@@ -48,6 +48,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncMonth, TruncYear
 
+from complications.ctcae import GRADES, MAJOR_GRADE
 from complications.models import (
     ComplicationEvent,
     FractureOutcome,
@@ -61,8 +62,6 @@ from complications.models import (
 from registry.models import FollowUp, Fracture, FractureType, Procedure, Site
 
 DAY = timedelta(hours=24)
-MAJOR_GRADE = 3  # CTCAE grades 3-5 are major, 1-2 minor
-GRADES = (1, 2, 3, 4, 5)
 
 # The evidence of follow-up for each window's denominator (domain.md section 4),
 # on a summary row: every unit during the procedure; for the early window, a

@@ -36,12 +36,10 @@ lists, which name individual records, read the clinical tables directly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal, TypedDict, Unpack
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import (
     Case,
     Count,
@@ -60,6 +58,7 @@ from django.db.models import (
 from django.db.models.functions import ExtractDay, ExtractMonth, ExtractYear, TruncQuarter
 from django.utils import timezone
 
+from complications.ctcae import GRADES, MAJOR_GRADE
 from complications.ctcae.rates import percent, rate_summary
 from complications.models import (
     ComplicationEvent,
@@ -72,7 +71,15 @@ from complications.models import (
     ProcedureTermOutcome,
     Window,
 )
-from complications.outcomes import AT_RISK, MONTH, YEAR, mask_bits, next_month
+from complications.outcomes import (
+    AT_RISK,
+    DAY,
+    MONTH,
+    YEAR,
+    local_midnight,
+    mask_bits,
+    next_month,
+)
 from registry.models import (
     Department,
     FollowUp,
@@ -87,13 +94,6 @@ from registry.scoping import scope_to_user, visible_departments
 Unit = Literal["fracture", "procedure", "patient"]
 UNITS: tuple[str, ...] = ("fracture", "procedure", "patient")
 WINDOWS: tuple[str, ...] = tuple(Window.values)  # per_procedural, early, delayed
-MAJOR_GRADE = 3  # CTCAE grades 3-5 are major, 1-2 minor
-GRADES = (1, 2, 3, 4, 5)
-DAY = timedelta(hours=24)
-
-
-def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
 
 
 class Selection(TypedDict, total=False):
@@ -130,10 +130,10 @@ def selected_fractures(  # type: ignore[no-untyped-def]
     if department is not None:
         fractures = fractures.filter(procedure__patient__department=department)
     if date_from is not None:
-        fractures = fractures.filter(procedure__started_at__gte=_local_midnight(date_from))
+        fractures = fractures.filter(procedure__started_at__gte=local_midnight(date_from))
     if date_to is not None:
         fractures = fractures.filter(
-            procedure__started_at__lt=_local_midnight(date_to + timedelta(days=1))
+            procedure__started_at__lt=local_midnight(date_to + timedelta(days=1))
         )
     if guidance:
         fractures = fractures.filter(procedure__guidance=guidance)
@@ -163,9 +163,9 @@ def _summary(model, *, user, **filters: Unpack[Selection]) -> QuerySet[Any]:  # 
     if (department := filters.get("department")) is not None:
         rows = rows.filter(department=department)
     if (date_from := filters.get("date_from")) is not None:
-        rows = rows.filter(started_at__gte=_local_midnight(date_from))
+        rows = rows.filter(started_at__gte=local_midnight(date_from))
     if (date_to := filters.get("date_to")) is not None:
-        rows = rows.filter(started_at__lt=_local_midnight(date_to + timedelta(days=1)))
+        rows = rows.filter(started_at__lt=local_midnight(date_to + timedelta(days=1)))
     if guidance := filters.get("guidance"):
         rows = rows.filter(guidance=guidance)
     if operator := filters.get("operator"):
@@ -253,7 +253,7 @@ def _split(user, unit: str, filters: Selection) -> _Split | None:  # type: ignor
     departments: list[Any] = []
 
     def days(start: date, stop: date) -> Q:
-        within = Q(started_at__gte=_local_midnight(start), started_at__lt=_local_midnight(stop))
+        within = Q(started_at__gte=local_midnight(start), started_at__lt=local_midnight(stop))
         if department is None and user.is_superuser:
             return within
         if not departments:

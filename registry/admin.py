@@ -6,6 +6,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from registry import services
 from registry.audit.selectors import audit_name
 from registry.models import Department, FollowUp, Fracture, Patient, Procedure
 from registry.scoping import scope_to_user
@@ -33,18 +34,11 @@ class ScopedAdmin(SimpleHistoryAdmin):
     (``complications.outcomes``), and tell open dashboards once committed.
     """
 
-    def _clinical_change(self, procedure_ids, months=()) -> None:  # type: ignore[no-untyped-def]
-        from complications.live import bump_stats_version
-        from complications.outcomes import outcomes_refresh
-
-        outcomes_refresh(procedure_ids=procedure_ids, months=months)
-        transaction.on_commit(bump_stats_version)
-
     def save_related(self, request, form, formsets, change):  # type: ignore[no-untyped-def]
         # After the record, its inlines (a procedure's fractures) and its M2M
         # (a contact's fractures): the whole change is in the database.
         super().save_related(request, form, formsets, change)
-        self._clinical_change(_procedures_of(form.instance))
+        services.clinical_change(procedure_ids=_procedures_of(form.instance))
 
     def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
         from complications.outcomes import outcomes_months
@@ -53,7 +47,7 @@ class ScopedAdmin(SimpleHistoryAdmin):
         months = outcomes_months(procedure_ids=procedures)
         with transaction.atomic():
             super().delete_model(request, obj)
-            self._clinical_change(procedures, months)
+            services.clinical_change(procedure_ids=procedures, months=months)
 
     def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
         from complications.outcomes import outcomes_months
@@ -62,7 +56,7 @@ class ScopedAdmin(SimpleHistoryAdmin):
         months = outcomes_months(procedure_ids=procedures)
         with transaction.atomic():
             super().delete_queryset(request, queryset)
-            self._clinical_change(procedures, months)
+            services.clinical_change(procedure_ids=procedures, months=months)
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
         return scope_to_user(super().get_queryset(request), request.user)

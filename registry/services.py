@@ -44,11 +44,12 @@ def _raise(errors: dict[str, list[str]]) -> None:
         raise ValidationError(errors)
 
 
-def _clinical_change(
+def clinical_change(
     *, procedure_ids: Iterable[int] = (), months: Iterable[tuple[int, date]] = ()
 ) -> None:
     """After a clinical write, inside its transaction: bring the outcome summary of
-    the procedures it touched up to date, and tell open dashboards once committed."""
+    the procedures it touched up to date, and tell open dashboards once committed.
+    (Public for the admin, whose forms write with the ORM.)"""
     # Imported here: complications depends on registry, not the other way round.
     from complications.live import bump_stats_version
     from complications.outcomes import outcomes_refresh
@@ -109,7 +110,7 @@ def patient_create(
     )
     patient.full_clean()
     patient.save()
-    _clinical_change()
+    clinical_change()
     return patient
 
 
@@ -129,7 +130,7 @@ def patient_update(*, patient: Patient, reason: str = "", **fields: Any) -> Pati
     patient.full_clean()
     patient._change_reason = change_reason(reason)
     patient.save()
-    _clinical_change(procedure_ids=patient.procedures.values_list("pk", flat=True))
+    clinical_change(procedure_ids=patient.procedures.values_list("pk", flat=True))
     return patient
 
 
@@ -188,7 +189,7 @@ def procedure_create(
     )
     procedure.full_clean()
     procedure.save()
-    _clinical_change()
+    clinical_change()
     return procedure
 
 
@@ -224,7 +225,7 @@ def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -
         from complications.services import complications_rederive_for_procedure
 
         complications_rederive_for_procedure(procedure=procedure)
-    _clinical_change(procedure_ids=[procedure.pk])
+    clinical_change(procedure_ids=[procedure.pk])
     return procedure
 
 
@@ -253,7 +254,7 @@ def fracture_create(
     )
     fracture.full_clean()
     fracture.save()
-    _clinical_change(procedure_ids=[fracture.procedure_id])
+    clinical_change(procedure_ids=[fracture.procedure_id])
     return fracture
 
 
@@ -267,7 +268,7 @@ def fracture_update(*, fracture: Fracture, reason: str = "", **fields: Any) -> F
     fracture.full_clean()
     fracture._change_reason = change_reason(reason)
     fracture.save()
-    _clinical_change(procedure_ids=[fracture.procedure_id])
+    clinical_change(procedure_ids=[fracture.procedure_id])
     return fracture
 
 
@@ -325,7 +326,7 @@ def follow_up_create(
     follow_up.full_clean()
     follow_up.save()
     follow_up.fractures.set(covered)
-    _clinical_change(procedure_ids=[procedure.pk])
+    clinical_change(procedure_ids=[procedure.pk])
     return follow_up
 
 
@@ -348,7 +349,7 @@ def follow_up_update(
         follow_up.fractures.set(
             resolve_fractures(procedure=follow_up.procedure, fractures=fractures)
         )
-    _clinical_change(procedure_ids=[follow_up.procedure_id])
+    clinical_change(procedure_ids=[follow_up.procedure_id])
     return follow_up
 
 
@@ -389,7 +390,7 @@ def department_update(*, department: Department, **fields: Any) -> Department:
         ).distinct()
         for procedure in procedures:
             complications_rederive_for_procedure(procedure=procedure)
-        _clinical_change()
+        clinical_change()
     return department
 
 
@@ -440,4 +441,4 @@ def record_delete(*, record: models.Model, reason: str = "") -> None:
                 ]
             }
         ) from None
-    _clinical_change(procedure_ids=[getattr(record, "procedure_id", None)], months=months)
+    clinical_change(procedure_ids=[getattr(record, "procedure_id", None)], months=months)

@@ -509,11 +509,14 @@ def checklist(term: Term) -> dict[int, list[str]]:
     return result
 
 
+MAJOR_GRADE = 3  # the lowest major grade
+
+
 def severity_for(grade: int) -> str:
     """CTCAE grades 1-2 are minor, 3-5 major (domain rule, as in the reference study)."""
     if grade in (1, 2):
         return "minor"
-    if grade in (3, 4, 5):
+    if grade in (MAJOR_GRADE, 4, 5):
         return "major"
     raise ValueError(f"CTCAE grades run from 1 to 5, not {grade!r}.")
 
