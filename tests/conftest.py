@@ -22,7 +22,14 @@ from tests import services
 SERVICE_MARKERS = ("postgres", "redis", "browser")
 
 
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    """True in a pytest-xdist worker: the controller alone decides whether the run passes."""
+    return hasattr(config, "workerinput")
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
+    if _is_xdist_worker(session.config):
+        return
     for service in sorted(services.required()):
         reason = services.missing(service)
         if reason:
@@ -33,16 +40,20 @@ _skipped: list[str] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Under pytest-xdist the controller receives every worker's reports through this hook too.
     if report.skipped:
         _skipped.append(report.nodeid)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI (REQUIRE_SERVICES set) nothing may be skipped: a skip fails the run."""
+    if _is_xdist_worker(session.config):
+        return
     if services.required() and _skipped and exitstatus == 0:
         session.exitstatus = 1
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter:
+            reporter.ensure_newline()
             reporter.write_line(
                 f"FAIL: {len(_skipped)} test(s) skipped in CI: " + ", ".join(_skipped[:20]),
                 red=True,
