@@ -8,7 +8,7 @@ contacts are each aggregated per unit in one hash aggregate (no correlated
 subquery per unit); the by-term and by-SOC rows come from one GROUPING SETS
 pass.
 
-It follows domain.md section 4 exactly as the selector does (see the
+It follows docs/domain.md section 4 exactly as the selector does (see the
 selector's module docstring for the selection): numerator = units with a
 complication in the window, split by the unit's highest grade; denominators:
 every unit (per-procedural), units with a contact after the end or an early or

@@ -288,7 +288,7 @@ def _case_values(selection: Selection, *order_by: str) -> Iterator[dict[str, Any
     ``max_<window>``: the highest grade of the complications in that window
     that concern the fracture (null: none); ``contact_after_end`` and
     ``contact_beyond_24h``: a follow-up contact covering it strictly after the
-    procedure end, and more than 24 hours after it (domain.md section 4).
+    procedure end, and more than 24 hours after it (docs/domain.md section 4).
     """
     events = ComplicationEvent.objects.filter(fractures=OuterRef("pk"))
     contacts = FollowUp.objects.filter(fractures=OuterRef("pk"))

@@ -1,6 +1,6 @@
 """The outcome summary: what the rates need of each unit, kept exact at write time.
 
-The counting rules (domain.md section 4) only need, per unit, the highest grade
+The counting rules (docs/domain.md section 4) only need, per unit, the highest grade
 of its complications in each window and whether a contact was recorded after
 the end and more than 24 hours after it; per (unit, window, term), the highest
 grade. Computing them at read time joins fractures, complications and contacts:
@@ -63,7 +63,7 @@ from registry.models import FollowUp, Fracture, FractureType, Procedure, Site
 
 DAY = timedelta(hours=24)
 
-# The evidence of follow-up for each window's denominator (domain.md section 4),
+# The evidence of follow-up for each window's denominator (docs/domain.md section 4),
 # on a summary row: every unit during the procedure; for the early window, a
 # contact after the end or a complication in the early or delayed window; for
 # the delayed window, a contact more than 24 h after the end or a delayed one.

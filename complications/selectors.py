@@ -26,7 +26,7 @@ and "a procedure counts when any of its complications is in W".
 Every selection starts from ``registry.scoping.scope_to_user`` (the summary rows
 carry their department).
 
-The counting rules are those of domain.md section 4; the M2M rows
+The counting rules are those of docs/domain.md section 4; the M2M rows
 (``ComplicationEvent.fractures``, ``FollowUp.fractures``) are taken as the truth
 of which fractures an event concerns or a contact covers (the services store
 the "all of the procedure's fractures" default explicitly). The data-quality

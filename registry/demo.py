@@ -1,6 +1,6 @@
 """The demo department, its users, and a cohort that reproduces the reference study.
 
-Autrusseau et al., Diagn Interv Imaging 2021;102(6):347-353 (domain.md section 5):
+Autrusseau et al., Diagn Interv Imaging 2021;102(6):347-353 (docs/domain.md section 5):
 94 patients (48 women), age 62.7 +/- 12.7 (32-88), 95 procedures, 110 fractures
 (40 insufficiency, 53 pathological, 17 impending); 24-hour follow-up for all,
 follow-up beyond 24 h for 79 fractures in 69 patients; complications per

@@ -127,7 +127,7 @@ def _worklist_queryset(fractures: QuerySet[Fracture], now: datetime) -> QuerySet
     """Annotate whether each fracture has follow-up after the end and beyond 24 h; keep those due.
 
     A complication with onset in a window is itself evidence of follow-up up to that window
-    (domain.md section 4), so an early or delayed complication concerning the fracture counts.
+    (docs/domain.md section 4), so an early or delayed complication concerning the fracture counts.
     """
     contacts = FollowUp.fractures.through.objects.filter(fracture_id=OuterRef("pk"))
     events = ComplicationEvent.fractures.through.objects.filter(fracture_id=OuterRef("pk"))

@@ -1,6 +1,6 @@
 """Writes of the core clinical records.
 
-Each service validates the domain rules of domain.md (which the database
+Each service validates the domain rules of docs/domain.md (which the database
 cannot check across tables), then writes inside one transaction, so a write
 either fully happens or not at all. Errors are ``ValidationError`` with a dict
 of field -> messages, ready for a form or a 400 response.

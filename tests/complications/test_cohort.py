@@ -178,7 +178,7 @@ def test_the_cohort_takes_two_queries_however_many_cases(
 
 @pytest.mark.django_db
 def test_the_demo_cohort_reproduces_the_reference_studys_population(admin_user):
-    """domain.md section 5: the cohort table of the reference study."""
+    """docs/domain.md section 5: the cohort table of the reference study."""
     build_cohort(Department.objects.create(code="DEMO", name="Demo", time_zone="Europe/Paris"))
 
     assert cohort(user=admin_user) == {

@@ -1,4 +1,4 @@
-"""Rates per window (domain.md section 4), on hand-built cohorts.
+"""Rates per window (docs/domain.md section 4), on hand-built cohorts.
 
 Each test builds exactly the cases one counting rule needs and checks the
 numbers the selector returns for them.
@@ -459,7 +459,7 @@ def test_rates_take_four_queries_however_many_cases(
 
 @pytest.mark.django_db
 def test_the_demo_cohort_reproduces_the_reference_studys_rates(admin_user):
-    """domain.md section 5, through the services' grading and the selectors' counting."""
+    """docs/domain.md section 5, through the services' grading and the selectors' counting."""
     build_cohort(Department.objects.create(code="DEMO", name="Demo", time_zone="Europe/Paris"))
 
     result = rates(user=admin_user)

@@ -8,7 +8,7 @@ fractures a complication concerns, delete complications and contacts, correct a
 fracture's type or site, add a fracture, change the guidance, move a patient to
 another department, change a department's time zone), and after it the selector's numbers must
 equal those of the naive Python below, which reads the raw rows and applies
-domain.md section 4 (and section 2 for the windows) literally, one unit at a
+docs/domain.md section 4 (and section 2 for the windows) literally, one unit at a
 time, for every unit, every window, by term and by SOC, over several selections
 and two users (one scoped to a department). It runs on SQLite and PostgreSQL
 alike: nothing here needs either.
@@ -57,7 +57,7 @@ SITES = ("sacrum", "acetabulum", "iliac")
 
 
 def _window(onset: datetime, start: datetime, end: datetime) -> str:
-    """domain.md section 2, for an instant."""
+    """docs/domain.md section 2, for an instant."""
     assert onset >= start, "the services refuse an onset before the start"
     if onset <= end:
         return "per_procedural"
@@ -91,7 +91,7 @@ def naive_rates(
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> dict[str, Any]:
-    """domain.md section 4, unit by unit, from plain rows.
+    """docs/domain.md section 4, unit by unit, from plain rows.
 
     The selection is the selector's documented one: the fractures matching the
     filters; the procedures and patients of those fractures; for the procedure
