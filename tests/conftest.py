@@ -10,6 +10,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import Token
@@ -57,6 +60,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line(
                 f"FAIL: {len(_skipped)} test(s) skipped in CI: " + ", ".join(_skipped[:20]),
                 red=True,
+            )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """The test database, whose PostgreSQL sessions are all ended before it is dropped.
+
+    A session opened by one of the live server's request threads can outlive its request (an
+    idle session whose last query was the request's user lookup); still open at the end of the
+    run, it makes dropping the test database fail, which leaves the database on the server.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
 
 
