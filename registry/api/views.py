@@ -9,11 +9,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import serializers as drf_serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from registry import services
 from registry.api import filters, serializers
+from registry.api.parsers import BoundedJSONParser
 from registry.api.permissions import SuperuserWritesOnly
 from registry.api.schema import RegistryAutoSchema
 from registry.api.viewsets import ServiceModelViewSet
@@ -28,6 +30,8 @@ class TokenView(ObtainAuthToken):
     """DRF's token view unchanged, described as it behaves: no authentication, 400 when refused."""
 
     schema = RegistryAutoSchema()
+    # DRF's token view names its parsers itself: the bounded one in place of its JSON parser.
+    parser_classes = (FormParser, MultiPartParser, BoundedJSONParser)
 
     @extend_schema(
         auth=[],
