@@ -15,17 +15,20 @@ What is recomputed, and by what (the code the writes use, never a second copy):
   ``manage.py outcomes_rebuild --check``.
 
 Rows are read in chunks through server-side cursors, so memory stays flat at a
-million fractures; the time grows with the rows (docs/operations.md).
+million fractures; the time grows with the rows (docs/operations.md). On
+PostgreSQL the whole run reads one read-only snapshot.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from complications.models import ComplicationEvent
@@ -159,9 +162,25 @@ def summary_differences(
         yield from _paired(table, rows)
 
 
+@contextmanager
+def _snapshot() -> Iterator[None]:
+    """On PostgreSQL, one read-only snapshot for the whole run, so that a write committed
+    meanwhile cannot show as a difference between two of its reads. It takes no lock:
+    writers go on (an hour-long snapshot only delays the vacuum of rows changed since).
+    SQLite keeps one statement per read: a transaction held there would block writers."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def registry_differences(
     *, departments: QuerySet[Department] | None = None, checked: Checked | None = None
 ) -> Iterator[Difference]:
     """Every difference between the stored derived values and a recomputation, as found."""
-    yield from complication_differences(departments=departments, checked=checked)
-    yield from summary_differences(departments=departments, checked=checked)
+    with _snapshot():
+        yield from complication_differences(departments=departments, checked=checked)
+        yield from summary_differences(departments=departments, checked=checked)

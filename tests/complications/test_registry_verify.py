@@ -190,3 +190,14 @@ def test_clearing_the_outcome_facts_clears_the_cirse_and_sir_classes(registry):
     event.refresh_from_db()
     assert (event.cirse_grade, event.sir_class) == (None, "")
     assert verify_command()[0] == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_it_reads_one_read_only_snapshot_outside_any_transaction(registry):
+    assert verify_command()[0] == 0
+    expected = _tamper_cirse(registry)
+
+    status, output = verify_command()
+
+    assert status == 1 and expected in output
