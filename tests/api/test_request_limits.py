@@ -199,3 +199,17 @@ def test_the_schema_documents_the_413_of_every_body(settings):
 
     assert writes
     assert [(p, m) for p, m, op in writes if "413" not in op["responses"]] == []
+
+
+@pytest.mark.django_db
+def test_a_form_with_too_many_fields_is_a_json_400_on_the_token_endpoint(settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    body = "&".join(f"f{i}=x" for i in range(20))
+
+    response = unraised(APIClient()).post(
+        TOKEN_URL, body, content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert list(response.json()) == ["non_field_errors"]
