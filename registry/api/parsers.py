@@ -30,9 +30,11 @@ from rest_framework.utils.json import strict_constant
 
 MAX_JSON_DEPTH = 32
 
-# A JSON string (escapes included) or one bracket: brackets inside strings are not structure.
-_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+# A whole string, a bracket, or the quote of a string that never ends (possessive: a failed
+# string match never backtracks, so the scan stays linear).
+_TOKENS = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|[\[\]{}]|"', re.DOTALL)
 _OPENING = frozenset("[{")
+_CLOSING = frozenset("]}")
 
 
 class JSONBodyError(ValueError):
@@ -42,8 +44,9 @@ class JSONBodyError(ValueError):
 def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether arrays and objects nest deeper than ``limit`` anywhere in ``text``.
 
-    One pass without recursion, stopping at the first level too deep. The count is
-    never lower than the decoder's own (an unterminated string can only add brackets).
+    One linear pass without recursion, stopping at the first level too deep;
+    brackets inside strings are text. An unterminated string ends the scan: the
+    decoder stops there too, with an error, having nested no deeper than counted.
     """
     depth = 0
     for match in _TOKENS.finditer(text):
@@ -52,8 +55,10 @@ def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
             depth += 1
             if depth > limit:
                 return True
-        elif token in "]}":
+        elif token in _CLOSING:
             depth -= 1
+        elif token == '"':
+            return False
     return False
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -46,10 +47,24 @@ def unraised(client: APIClient) -> APIClient:
         (nested(10) * 50, False),
         ("[" * 100_000, True),
         ("", False),
+        # The decoder fails at an unterminated string, so nothing after it nests.
+        ('["' + "[" * 100, False),
+        (nested(MAX_JSON_DEPTH + 1) + '"', True),
+        ('["\\\\"]' + "[" * 40, True),  # an escaped backslash ends the string
     ],
 )
 def test_the_depth_scan_counts_brackets_outside_strings_up_to_the_bound(text, too_deep):
     assert json_depth_exceeds(text) is too_deep
+
+
+def test_the_scan_stays_linear_on_an_unterminated_string_of_escaped_quotes():
+    # Each quote could start a string that never ends: a scan restarting at each of them
+    # would take hours on a body of the size limit.
+    text = "[" + '"' + '\\"' * 1_250_000
+    started = time.perf_counter()
+
+    assert json_depth_exceeds(text) is False
+    assert time.perf_counter() - started < 5
 
 
 def test_load_json_refuses_too_deep_without_recursing_and_parses_at_the_bound():
