@@ -201,3 +201,10 @@ def test_on_postgresql_it_reads_one_read_only_snapshot_outside_any_transaction(r
     status, output = verify_command()
 
     assert status == 1 and expected in output
+
+
+def test_the_complications_are_read_in_a_fixed_number_of_queries(
+    registry, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(2):
+        assert list(verify.complication_differences()) == []
