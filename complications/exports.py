@@ -28,9 +28,10 @@ the patient alone would protect nothing while breaking those joins; an
 internal id means nothing outside the registry. Free text that may name
 people (the description, the override reason) is left out.
 
-CSV cells are written as they are, a leading "=" included: statistics tools
-need the values intact. The XLSX writer stores such text as text, never as a
-formula.
+Text cells that a spreadsheet would take for a formula (beginning with "=",
+"+", "-", "@", a tab or a carriage return) are written behind a "'" in CSV and
+with Excel's quote prefix in XLSX (``registry.spreadsheets``, the one rule);
+numbers, negative ones included, stay numbers.
 
 Memory
 ------
@@ -109,6 +110,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from complications.ctcae import MAJOR_GRADE
 from complications.models import ComplicationEvent, ExportJob, Outcome, Window
 from complications.selectors import selected_fractures
+from registry import spreadsheets
 from registry.models import (
     Aetiology,
     Anesthesia,
@@ -492,7 +494,7 @@ def _csv_cell(value: Any) -> Cell:
     value = _text(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value is None else value
+    return "" if value is None else spreadsheets.csv_text(value)
 
 
 class _Line:
@@ -563,15 +565,17 @@ def write_xlsx(path: Path, selection: Selection, *, tick: Tick | None = None) ->
 
 
 def _xlsx_cell(sheet: Any, value: Cell) -> Any:
-    """Text stays text: characters XML cannot hold are dropped, and a leading
-    "=" (an operator's or a rationale's free text) is never taken for a formula."""
+    """Text stays text: characters XML cannot hold are dropped, and text that looks
+    like a formula (an operator's or a rationale's free text) is a string cell with
+    the quote prefix, never a formula (openpyxl would store "=..." as one)."""
     if not isinstance(value, str):
         return value
     value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if not value.startswith("="):
+    if not spreadsheets.formula_like(value):
         return value
     cell = WriteOnlyCell(sheet, value=value)
     cell.data_type = "s"
+    cell.quotePrefix = True
     return cell
 
 

@@ -49,7 +49,8 @@ each worker aggregates the whole registry again.
 Formatting rules (those of ``exports._csv_cell`` and ``csv.writer``'s default
 dialect)
 --------------------------------------------------------------------------
-- text: as is, or quoted with doubled quotes when it holds ``,`` ``"`` CR or LF;
+- text: behind a ``'`` when it begins like a formula (``registry.spreadsheets``),
+  then as is, or quoted with doubled quotes when it holds ``,`` ``"`` CR or LF;
   empty and NULL are both an empty cell;
 - integers: decimal; booleans: ``true``/``false``; NULL: empty;
 - datetimes: ISO 8601 in the department's zone with its offset, as
@@ -82,6 +83,7 @@ from django.db.models import QuerySet
 from complications import exports
 from complications.ctcae import MAJOR_GRADE
 from complications.models import ComplicationEvent, Window
+from registry import spreadsheets
 from registry.scoping import scope_to_user
 
 BATCH = exports.CHUNK  # lines per fetch and per yielded chunk (about 400 kB)
@@ -96,10 +98,18 @@ def supported(using: str = "default") -> bool:
 # --- cell formatters: SQL expressions that give the cell's text ('' for NULL) ---------
 
 
+# ``registry.spreadsheets``' rule: text a spreadsheet would take for a formula gets a "'".
+_FORMULA_TRIGGERS = ", ".join(f"chr({ord(c)})" for c in spreadsheets.FORMULA_TRIGGERS)
+_TEXT_PREFIX = "'" + spreadsheets.TEXT_PREFIX.replace("'", "''") + "'"
+
+
 def _text(expr: str) -> str:
+    # Neither the prefix nor a trigger is a '"': the prefix goes inside the quotes unchanged.
+    prefix = f"CASE WHEN left({expr}, 1) IN ({_FORMULA_TRIGGERS}) THEN {_TEXT_PREFIX} ELSE '' END"
     return (
-        f"CASE WHEN {expr} ~ {NEEDS_QUOTES} THEN '\"' || replace({expr}, '\"', '\"\"') || '\"' "
-        f"ELSE coalesce({expr}, '') END"
+        f"CASE WHEN {expr} ~ {NEEDS_QUOTES}"
+        f" THEN '\"' || {prefix} || replace({expr}, '\"', '\"\"') || '\"' "
+        f"ELSE {prefix} || coalesce({expr}, '') END"
     )
 
 

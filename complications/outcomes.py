@@ -816,17 +816,53 @@ def outcomes_rebuild() -> dict[str, int]:
     return counts
 
 
-def outcomes_differences(*, limit: int = 20) -> dict[str, list[dict[str, Any]]]:
+def outcomes_differences(*, limit: int | None = 20) -> dict[str, list[dict[str, Any]]]:
     """Rows of the stored summary that differ from a recomputation, per table
     (missing, extra or changed; at most ``limit`` of each). Empty lists: exact."""
+    return {
+        **outcomes_unit_differences(limit=limit),
+        **outcomes_month_differences(limit=limit),
+    }
+
+
+def outcomes_unit_differences(
+    *, procedure_ids: Iterable[int] | None = None, limit: int | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """``outcomes_differences`` of the per-unit tables, limited to ``procedure_ids``
+    (every procedure when None): one chunk of procedures at a time keeps a check of
+    a large registry in bounded memory."""
+    ids = None if procedure_ids is None else sorted({int(pk) for pk in procedure_ids})
     report = {}
-    for model, producers in [*_TABLES, *_MONTH_TABLES]:
+    for model, producers in _TABLES:
+        fields = [column for column, _ in producers[0][1]]
+        expected = [
+            {column: row[name] for column, name in columns}
+            for rows, columns in producers
+            for row in rows(ids).values(*[name for _, name in columns]).iterator()
+        ]
+        stored = model._default_manager.all()
+        if ids is not None:
+            stored = stored.filter(procedure_id__in=ids)
+        report[model.__name__] = _compared(fields, expected, stored, limit)
+    return report
+
+
+def outcomes_month_differences(
+    *, department_ids: Iterable[int] | None = None, limit: int | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """``outcomes_differences`` of the monthly and yearly rollups (of ``department_ids``,
+    every department when None), recomputed from the stored per-unit rows."""
+    departments = None if department_ids is None else {int(pk) for pk in department_ids}
+    report = {}
+    for model, producers in _MONTH_TABLES:
         fields = [column for column, _ in producers[0][1]]
         expected = [
             {column: row[name] for column, name in columns}
             for rows, columns in producers
             for row in rows(None).values(*[name for _, name in columns]).iterator()
         ]
+        if departments is not None:
+            expected = [row for row in expected if row["department_id"] in departments]
         if "period" in fields:  # the years: the sums of their months
             years: dict[tuple[Any, ...], dict[str, Any]] = {}
             counts = [f for f in fields if f not in (*_KEYS, "period", "month")]
@@ -837,13 +873,25 @@ def outcomes_differences(*, limit: int = 20) -> dict[str, list[dict[str, Any]]]:
                 for name in counts:
                     total[name] += row[name]
             expected += list(years.values())
-        wanted = {tuple(row[f] for f in fields) for row in expected}
-        stored = set(model._default_manager.values_list(*fields).iterator())
-        report[model.__name__] = [
-            {"missing": dict(zip(fields, row, strict=True))}
-            for row in sorted(wanted - stored, key=str)[:limit]
-        ] + [
-            {"unexpected": dict(zip(fields, row, strict=True))}
-            for row in sorted(stored - wanted, key=str)[:limit]
-        ]
+        stored = model._default_manager.all()
+        if departments is not None:
+            stored = stored.filter(department_id__in=departments)
+        report[model.__name__] = _compared(fields, expected, stored, limit)
     return report
+
+
+def _compared(
+    fields: list[str],
+    expected: list[dict[str, Any]],
+    stored: QuerySet[Any],
+    limit: int | None,
+) -> list[dict[str, Any]]:
+    wanted = {tuple(row[f] for f in fields) for row in expected}
+    kept = set(stored.values_list(*fields).iterator())
+    return [
+        {"missing": dict(zip(fields, row, strict=True))}
+        for row in sorted(wanted - kept, key=str)[:limit]
+    ] + [
+        {"unexpected": dict(zip(fields, row, strict=True))}
+        for row in sorted(kept - wanted, key=str)[:limit]
+    ]

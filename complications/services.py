@@ -188,6 +188,8 @@ def complication_derive(event: ComplicationEvent) -> None:
         else:
             event.cirse_grade = ctcae.cirse_grade(outcome)
             event.sir_class = ctcae.sir_class(outcome)
+    else:  # derived from the outcome facts alone: none once they are cleared
+        event.cirse_grade, event.sir_class = None, ""
     if errors:
         raise ValidationError(errors)
     assert result is not None and timing is not None

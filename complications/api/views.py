@@ -9,7 +9,6 @@ from django.db.models import Model, Q, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +17,7 @@ from complications import services
 from complications.api import serializers
 from complications.models import ComplicationEvent, CtcaeTerm, Outcome, Window
 from registry.api.filters import IdFilter, department_filter
+from registry.api.parsers import BoundedJSONParser
 from registry.api.schema import RegistryAutoSchema
 from registry.api.viewsets import ETagRetrieveMixin, ServiceModelViewSet, service_errors_as_400
 
@@ -106,7 +106,7 @@ class GradingPreviewView(APIView):
     """Grade facts for a term without saving anything (the case form's live grade)."""
 
     permission_classes = [permissions.IsAuthenticated]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     schema = RegistryAutoSchema()
 
     @extend_schema(

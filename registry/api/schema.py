@@ -94,6 +94,13 @@ class RegistryAutoSchema(AutoSchema):
             responses.setdefault("400", self._error("Invalid input.", *errors))
         if self.method in ("POST", "PUT", "PATCH"):
             responses.setdefault("415", self._error("The body is not JSON.", *detail))
+            responses.setdefault(
+                "413",
+                self._error(
+                    "The body is larger than the configured limit (DATA_UPLOAD_MAX_MEMORY_SIZE).",
+                    *detail,
+                ),
+            )
         responses.setdefault("401", self._error("Not authenticated.", *detail))
         responses.setdefault("403", self._error("Not allowed for this user's role.", *detail))
         if has_object:

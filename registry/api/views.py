@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
 from django.db.models import Model
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers as drf_serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
 
 from registry import services
 from registry.api import filters, serializers
+from registry.api.parsers import BoundedJSONParser
 from registry.api.permissions import SuperuserWritesOnly
 from registry.api.schema import RegistryAutoSchema
 from registry.api.viewsets import ServiceModelViewSet
@@ -28,6 +34,8 @@ class TokenView(ObtainAuthToken):
     """DRF's token view unchanged, described as it behaves: no authentication, 400 when refused."""
 
     schema = RegistryAutoSchema()
+    # DRF's token view names its parsers itself: the bounded one in place of its JSON parser.
+    parser_classes = (FormParser, MultiPartParser, BoundedJSONParser)
 
     @extend_schema(
         auth=[],
@@ -130,3 +138,12 @@ def not_found(request: Any, exception: Exception | None = None) -> Any:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, and a form body with more fields or files than Django reads
+    (``DATA_UPLOAD_MAX_NUMBER_FIELDS`` / ``_FILES``) as a 400 in the API's shape
+    instead of Django's HTML page."""
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        exc = ParseError({api_settings.NON_FIELD_ERRORS_KEY: [str(exc)]})
+    return drf_exception_handler(exc, context)

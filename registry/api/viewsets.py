@@ -29,11 +29,11 @@ from django.db.models import Model, QuerySet
 from django.utils.http import parse_etags
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status, viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from registry.api.parsers import BoundedJSONParser
 from registry.api.permissions import ClinicalModelPermissions
 from registry.api.schema import RegistryAutoSchema
 from registry.scoping import scope_to_user
@@ -129,7 +129,7 @@ class ServiceModelViewSet(ETagRetrieveMixin, viewsets.ModelViewSet):
     immutable_fields: ClassVar[tuple[str, ...]] = ()
     permission_classes = [ClinicalModelPermissions]
     schema = RegistryAutoSchema()
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     def get_queryset(self) -> QuerySet[Any]:
         return scope_to_user(self.base_queryset.all(), self.request.user)

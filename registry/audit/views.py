@@ -20,7 +20,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from registry import roles
+from registry import roles, spreadsheets
 from registry.audit import selectors
 from registry.scoping import visible_departments
 
@@ -121,21 +121,18 @@ def export(request: HttpRequest) -> HttpResponse:
         writer = csv.writer(_Echo())
         yield writer.writerow(EXPORT_COLUMNS)
         for department, entry in entries:
-            yield writer.writerow(
-                [
-                    department,
-                    entry.model_name,
-                    entry.record_id,
-                    entry.history_id,
-                    entry.when.isoformat(),
-                    entry.user,
-                    entry.type,
-                    entry.reason,
-                    json.dumps(
-                        {c.field: [c.old, c.new] for c in entry.changes}, ensure_ascii=False
-                    ),
-                ]
-            )
+            row = [
+                department,
+                entry.model_name,
+                entry.record_id,
+                entry.history_id,
+                entry.when.isoformat(),
+                entry.user,
+                entry.type,
+                entry.reason,
+                json.dumps({c.field: [c.old, c.new] for c in entry.changes}, ensure_ascii=False),
+            ]
+            yield writer.writerow([spreadsheets.csv_text(cell) for cell in row])
 
     stamp = timezone.localdate().strftime("%Y%m%d")
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
