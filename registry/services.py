@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -20,8 +21,19 @@ from django.utils.translation import gettext as _
 from registry.audit import change_reason
 from registry.models import Department, FollowUp, Fracture, Patient, Procedure, hash_identifier
 
-# Clocks on workstations drift; a procedure "now" may be stamped a little ahead.
+# Clocks on workstations drift; a clinical "now" may be stamped a little ahead.
 CLOCK_SKEW = timedelta(minutes=5)
+
+
+def in_the_future(value: datetime | date, *, time_zone: str) -> bool:
+    """Whether a clinical time or date is later than now: the one rule for every clinical date.
+
+    A time may be up to ``CLOCK_SKEW`` ahead; a date is in the future when it is
+    after today in the department's time zone (where the day was lived).
+    """
+    if isinstance(value, datetime):
+        return value > timezone.now() + CLOCK_SKEW
+    return value > timezone.localdate(timezone=ZoneInfo(time_zone))
 
 
 def _require_aware(errors: dict[str, list[str]], **values: datetime | None) -> None:
@@ -117,6 +129,12 @@ def patient_create(
 @transaction.atomic
 def patient_update(*, patient: Patient, reason: str = "", **fields: Any) -> Patient:
     refuse_unknown_fields(fields, allowed={"registry_id", "sex", "birth_date", "department"})
+    # The sex sets lower limits of normal, the department the time zone of date-only onsets.
+    grading_inputs = [
+        name
+        for name in ("sex", "department")
+        if name in fields and fields[name] != getattr(patient, name)
+    ]
     for name, value in fields.items():
         setattr(patient, name, value.strip() if name == "registry_id" else value)
     errors = _validate_patient(birth_date=patient.birth_date, patient=patient)
@@ -130,6 +148,14 @@ def patient_update(*, patient: Patient, reason: str = "", **fields: Any) -> Pati
     patient.full_clean()
     patient._change_reason = change_reason(reason)
     patient.save()
+    if grading_inputs:
+        from complications.models import ComplicationEvent
+        from complications.services import complications_rederive
+
+        complications_rederive(
+            events=ComplicationEvent.objects.filter(procedure__patient=patient),
+            field=grading_inputs[0],
+        )
     clinical_change(procedure_ids=patient.procedures.values_list("pk", flat=True))
     return patient
 
@@ -146,8 +172,11 @@ def _validate_procedure(
         return errors
     if ended_at < started_at:
         errors["ended_at"] = [_("The procedure cannot end before it starts.")]
-    if started_at > timezone.now() + CLOCK_SKEW:
+    zone = patient.department.time_zone
+    if in_the_future(started_at, time_zone=zone):
         errors.setdefault("started_at", []).append(_("The procedure start is in the future."))
+    if in_the_future(ended_at, time_zone=zone):
+        errors.setdefault("ended_at", []).append(_("The procedure end is in the future."))
     if timezone.localtime(started_at).date() < patient.birth_date:
         errors.setdefault("started_at", []).append(
             _("The procedure starts before the patient's birth date.")
@@ -306,8 +335,12 @@ def resolve_fractures(
 def _validate_follow_up(*, procedure: Procedure, contact_at: datetime) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     _require_aware(errors, contact_at=contact_at)
-    if not errors and contact_at < procedure.started_at:
+    if errors:
+        return errors
+    if contact_at < procedure.started_at:
         errors["contact_at"] = [_("A follow-up contact cannot be before the procedure start.")]
+    elif in_the_future(contact_at, time_zone=procedure.patient.department.time_zone):
+        errors["contact_at"] = [_("The follow-up contact is in the future.")]
     return errors
 
 
@@ -383,13 +416,12 @@ def department_update(*, department: Department, **fields: Any) -> Department:
     department.full_clean()
     department.save()
     if zone_changed:
-        from complications.services import complications_rederive_for_procedure
+        from complications.models import ComplicationEvent
+        from complications.services import complications_rederive
 
-        procedures = Procedure.objects.filter(
-            patient__department=department, complications__isnull=False
-        ).distinct()
-        for procedure in procedures:
-            complications_rederive_for_procedure(procedure=procedure)
+        complications_rederive(
+            events=ComplicationEvent.objects.filter(procedure__patient__department=department)
+        )
         clinical_change()
     return department
 
