@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -325,3 +327,24 @@ def test_the_effective_grade_counts_so_an_override_must_agree_with_the_outcome(p
     )
     event.refresh_from_db()
     assert event.grade == 5
+
+
+def test_the_import_command_refuses_a_table_that_strands_a_complication(proc, tmp_path):
+    event = complication_record(
+        procedure=proc,
+        term=WOUND_INFECTION,
+        facts={"intervention": "oral"},
+        onset_at=END + timedelta(days=3),
+    )
+    table = tmp_path / "ctcae.csv"
+    table.write_text(
+        "MedDRA Code,MedDRA SOC,CTCAE Term,Grade 1,Grade 2,Grade 3,Grade 4,Grade 5,Definition\n"
+        "10048038,Infections and infestations,Wound infection,"
+        '"Localized, local intervention indicated",IV antibiotic indicated,'
+        "Invasive intervention indicated,Life-threatening consequences,Death,An infection.\n"
+    )
+
+    with pytest.raises(CommandError, match=rf"complication #{event.pk} \(Wound infection"):
+        call_command("ctcae_import", str(table), "--no-regrade")
+
+    assert CtcaeTerm.objects.get(code=WOUND_INFECTION).grade_2.startswith("Oral intervention")
