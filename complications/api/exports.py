@@ -224,6 +224,12 @@ class ExportJobSerializer(serializers.ModelSerializer):
         )
 
 
+def covers_only_visible(job: ExportJob, user: Any) -> bool:
+    """A job's file holds every department it covered: its owner may take it only while
+    they still see all of them (a member who has left one no longer may)."""
+    return not job.departments.exclude(pk__in=visible_departments(user).values("pk")).exists()
+
+
 class _OwnJobs:
     request: Request
     queryset = ExportJob.objects.none()  # the model, for the schema; the rows come from below
@@ -292,14 +298,16 @@ class ExportJobDownloadView(_OwnJobs, ExportView):
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
             401: OpenApiResponse(description="Not authenticated."),
             403: OpenApiResponse(description="Not allowed to export (needs registry.export_data)."),
-            404: OpenApiResponse(description="No such job of yours."),
+            404: OpenApiResponse(
+                description="No such job of yours, or it covers a department you left."
+            ),
             409: OpenApiResponse(description="The job is not done (yet)."),
         },
         tags=["exports"],
     )
     def get(self, request: Request, pk: int) -> FileResponse | Response:
         job = self.get_queryset().filter(pk=pk).first()
-        if job is None:
+        if job is None or not covers_only_visible(job, request.user):
             raise NotFound(_("No such export."))
         if job.status != ExportJob.Status.DONE:
             return Response(
