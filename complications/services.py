@@ -169,7 +169,7 @@ def _check_outcome(event: ComplicationEvent, *, grade: int, errors: dict[str, li
     dead = event.outcome == Outcome.DEATH
     if dead == (grade == 5):
         return
-    outcome = Outcome(event.outcome).label if event.outcome else _("not given")
+    outcome = dict(Outcome.choices).get(event.outcome, event.outcome) or _("not given")
     message = (
         _("The outcome is “%(outcome)s” but the grade is %(grade)s: a death is grade 5.")
         if dead
@@ -443,19 +443,22 @@ def complications_rederive(*, events: Iterable[ComplicationEvent], field: str | 
     return count
 
 
-def complications_rederive_for_procedure(*, procedure: Procedure) -> int:
-    """Re-derive every complication of ``procedure`` after its times changed (or refuse)."""
+def complications_rederive_for_procedure(*, procedure: Procedure, field: str | None = None) -> int:
+    """Re-derive every complication of ``procedure`` after its times or patient changed (or refuse)."""
     events = list(procedure.complications.select_related("term", "procedure__patient__department"))
     for event in events:
         event.procedure = procedure
-    return complications_rederive(events=events)
+    return complications_rederive(events=events, field=field)
 
 
 def complications_regrade(*, events: Iterable[ComplicationEvent] | None = None) -> dict[str, int]:
-    """Re-grade complications after the catalogue changed. Idempotent: a second run changes nothing.
+    """Re-derive every stored complication: the repair pass. Idempotent: a second run changes nothing.
 
-    A complication whose facts no longer fit its term keeps its stored grade and is
-    counted as ``failed`` (listed for a data manager), never silently regraded.
+    ``catalogue_sync`` already re-grades what a catalogue change concerns (or is
+    refused), so this finds work only where rows were written behind the
+    services' back (a restore, raw SQL). A complication that fits no grade keeps
+    its stored one and is counted as ``failed`` (listed for a data manager),
+    never silently regraded: a pass over everything must not stop at one record.
     """
     queryset = (
         events

@@ -224,7 +224,7 @@ def procedure_create(
 
 @transaction.atomic
 def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -> Procedure:
-    """Update a procedure; when its times change, every complication's window is re-derived.
+    """Update a procedure; when its times or patient change, every complication is re-derived.
 
     A change that would put an existing complication's onset before the start
     is refused as a whole (the complications service raises, the transaction
@@ -233,10 +233,12 @@ def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -
     refuse_unknown_fields(
         fields, allowed={"patient", "started_at", "ended_at", "guidance", "anesthesia", "operator"}
     )
-    times_changed = any(
-        name in fields and fields[name] != getattr(procedure, name)
-        for name in ("started_at", "ended_at")
-    )
+    # The times place every onset; another patient brings another sex and department.
+    grading_inputs = [
+        name
+        for name in ("patient", "started_at", "ended_at")
+        if name in fields and fields[name] != getattr(procedure, name)
+    ]
     for name, value in fields.items():
         setattr(procedure, name, value)
     _raise(
@@ -250,10 +252,13 @@ def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -
     procedure.full_clean()
     procedure._change_reason = change_reason(reason)
     procedure.save()
-    if times_changed:
+    if grading_inputs:
         from complications.services import complications_rederive_for_procedure
 
-        complications_rederive_for_procedure(procedure=procedure)
+        # Refusals of a new patient are its; of new times, the onsets' (their fields).
+        complications_rederive_for_procedure(
+            procedure=procedure, field="patient" if "patient" in grading_inputs else None
+        )
     clinical_change(procedure_ids=[procedure.pk])
     return procedure
 

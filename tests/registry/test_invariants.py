@@ -348,3 +348,17 @@ def test_the_import_command_refuses_a_table_that_strands_a_complication(proc, tm
         call_command("ctcae_import", str(table), "--no-regrade")
 
     assert CtcaeTerm.objects.get(code=WOUND_INFECTION).grade_2.startswith("Oral intervention")
+
+
+def test_moving_a_procedure_to_a_patient_of_the_other_sex_rederives_or_refuses(proc, department):
+    proc.patient.sex = "male"
+    proc.patient.save()
+    event = _anemia(proc, 13.0)
+    woman = factories.patient(department, sex="female")
+
+    with pytest.raises(ValidationError) as exc:
+        procedure_update(procedure=proc, patient=woman)
+
+    assert f"complication #{event.pk} (Anemia" in exc.value.message_dict["patient"][0]
+    proc.refresh_from_db()
+    assert proc.patient.sex == "male"
