@@ -73,9 +73,11 @@ def clinical_change(
 # --- patients -----------------------------------------------------------------
 
 
-def _validate_patient(*, birth_date: date, patient: Patient | None) -> dict[str, list[str]]:
+def _validate_patient(
+    *, birth_date: date, department: Department, patient: Patient | None
+) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    if birth_date > timezone.localdate():
+    if in_the_future(birth_date, time_zone=department.time_zone):
         errors["birth_date"] = [_("The birth date is in the future.")]
     elif patient is not None and patient.pk:
         first = (
@@ -98,7 +100,7 @@ def patient_create(
     birth_date: date,
     hospital_number: str = "",
 ) -> Patient:
-    errors = _validate_patient(birth_date=birth_date, patient=None)
+    errors = _validate_patient(birth_date=birth_date, department=department, patient=None)
     registry_id = registry_id.strip()
     if Patient.objects.filter(department=department, registry_id=registry_id).exists():
         errors.setdefault("registry_id", []).append(
@@ -137,7 +139,9 @@ def patient_update(*, patient: Patient, reason: str = "", **fields: Any) -> Pati
     ]
     for name, value in fields.items():
         setattr(patient, name, value.strip() if name == "registry_id" else value)
-    errors = _validate_patient(birth_date=patient.birth_date, patient=patient)
+    errors = _validate_patient(
+        birth_date=patient.birth_date, department=patient.department, patient=patient
+    )
     if ("registry_id" in fields or "department" in fields) and Patient.objects.filter(
         department=patient.department, registry_id=patient.registry_id
     ).exclude(pk=patient.pk).exists():
