@@ -362,3 +362,16 @@ def test_moving_a_procedure_to_a_patient_of_the_other_sex_rederives_or_refuses(p
     assert f"complication #{event.pk} (Anemia" in exc.value.message_dict["patient"][0]
     proc.refresh_from_db()
     assert proc.patient.sex == "male"
+
+
+def test_a_birth_date_is_in_the_future_after_the_departments_local_today(department):
+    from registry.services import department_create, patient_create
+
+    ahead = department_create(code="KIR", name="Kiritimati", time_zone=KIRITIMATI)
+    behind = department_create(code="PPG", name="Pago Pago", time_zone=PAGO_PAGO)
+    born = _local_today(KIRITIMATI)
+
+    patient_create(department=ahead, registry_id="K1", sex="female", birth_date=born)
+    with pytest.raises(ValidationError) as exc:
+        patient_create(department=behind, registry_id="P1", sex="female", birth_date=born)
+    assert "birth_date" in exc.value.message_dict
