@@ -171,7 +171,10 @@ class ExportJobSerializer(serializers.ModelSerializer):
         help_text=_("This job: poll it for status and progress.")
     )
     download_url = serializers.SerializerMethodField(
-        help_text=_("Where to download the file once the job is done; null until then.")
+        help_text=_(
+            "Where to download the file once the job is done; null until then, and once "
+            "you no longer belong to a department it covered."
+        )
     )
     filters = ExportFiltersSerializer(required=False, default=dict)
     kind = serializers.ChoiceField(
@@ -204,7 +207,8 @@ class ExportJobSerializer(serializers.ModelSerializer):
         )
 
     def get_download_url(self, job: ExportJob) -> str | None:
-        if job.status != ExportJob.Status.DONE:
+        request = self.context["request"]
+        if job.status != ExportJob.Status.DONE or not covers_only_visible(job, request.user):
             return None
         return self.context["request"].build_absolute_uri(
             reverse("export-job-download", args=[job.pk])

@@ -222,3 +222,4 @@ def test_an_export_is_no_longer_downloadable_once_its_owner_left_a_department_it
     department.members.remove(head)
 
     assert api.get(download).status_code == 404
+    assert api.get(f"/api/v1/exports/{job['id']}/").json()["download_url"] is None
