@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -20,11 +21,11 @@ from django.utils.translation import gettext as _
 
 from complications import ctcae
 from complications.live import bump_stats_version
-from complications.models import ComplicationEvent, CtcaeTerm
+from complications.models import ComplicationEvent, CtcaeTerm, Outcome
 from complications.outcomes import outcomes_refresh
 from registry.audit import change_reason
 from registry.models import Fracture, Procedure
-from registry.services import refuse_unknown_fields, resolve_fractures
+from registry.services import in_the_future, refuse_unknown_fields, resolve_fractures
 
 ONSET_FIELDS = ("onset_at", "onset_date", "during_procedure")
 
@@ -54,9 +55,17 @@ def get_term(code: str, *, field: str = "term") -> CtcaeTerm:
 
 @transaction.atomic
 def catalogue_sync(*, terms: Iterable[ctcae.Term], curated: bool) -> dict[str, int]:
-    """Create or update stored terms; returns counts. A curated flag is never removed by a full import."""
+    """Create or update stored terms; returns counts. A curated flag is never removed by a full import.
+
+    The complications of every term whose text changed are re-graded in the same
+    transaction; a change that would leave one of them fitting no grade is refused
+    as a whole, naming them (a data manager corrects those first, or the
+    catalogue's change is reconsidered), so no stored grade ever disagrees with
+    the catalogue.
+    """
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     existing = {t.code: t for t in CtcaeTerm.objects.all()}
+    updated: list[str] = []
     for term in terms:
         values: dict[str, Any] = {
             "name": term.name,
@@ -75,8 +84,13 @@ def catalogue_sync(*, terms: Iterable[ctcae.Term], curated: bool) -> dict[str, i
         if changed:
             CtcaeTerm.objects.filter(pk=stored.pk).update(**changed)
             counts["updated"] += 1
+            updated.append(stored.code)
         else:
             counts["unchanged"] += 1
+    if updated:
+        complications_rederive(
+            events=ComplicationEvent.objects.filter(term__code__in=updated), field="terms"
+        )
     return counts
 
 
@@ -141,6 +155,29 @@ def grading_preview(
     return _grade(get_term(term), facts, sex=sex)
 
 
+def _future_onset_errors(event: ComplicationEvent) -> dict[str, list[str]]:
+    zone = event.procedure.patient.department.time_zone
+    for field in ("onset_at", "onset_date"):
+        value = getattr(event, field)
+        if value is not None and in_the_future(value, time_zone=zone):
+            return {field: [_("The onset is in the future.")]}
+    return {}
+
+
+def _check_outcome(event: ComplicationEvent, *, grade: int, errors: dict[str, list[str]]) -> None:
+    """CTCAE grade 5 is death related to the event: the grade and the outcome say the same."""
+    dead = event.outcome == Outcome.DEATH
+    if dead == (grade == 5):
+        return
+    outcome = dict(Outcome.choices).get(event.outcome, event.outcome) or _("not given")
+    message = (
+        _("The outcome is “%(outcome)s” but the grade is %(grade)s: a death is grade 5.")
+        if dead
+        else _("The grade is 5 (death) but the outcome is “%(outcome)s”: it must be “death”.")
+    )
+    errors.setdefault("outcome", []).append(message % {"outcome": outcome, "grade": grade})
+
+
 def complication_derive(event: ComplicationEvent) -> None:
     """Set every derived field of ``event`` from its facts, term, onset and procedure."""
     procedure = event.procedure
@@ -160,6 +197,8 @@ def complication_derive(event: ComplicationEvent) -> None:
     except ValidationError as exc:
         errors.update(exc.message_dict)
         timing = None
+    # An onset in the future has no window to speak of: say that instead.
+    errors.update(_future_onset_errors(event))
     if core_term(event.term).is_other_specify and not event.specify.strip():
         errors["specify"] = [
             _("Say what the event is: “%(term)s” needs a specifying text.")
@@ -190,6 +229,8 @@ def complication_derive(event: ComplicationEvent) -> None:
             event.sir_class = ctcae.sir_class(outcome)
     else:  # derived from the outcome facts alone: none once they are cleared
         event.cirse_grade, event.sir_class = None, ""
+    if result is not None:
+        _check_outcome(event, grade=event.grade_override or result.grade, errors=errors)
     if errors:
         raise ValidationError(errors)
     assert result is not None and timing is not None
@@ -352,25 +393,74 @@ def complication_override(
     )
 
 
+def _describe(event: ComplicationEvent) -> str:
+    """“complication #12 (Anemia, 2020-03-04)”: the onset's local day, or the procedure's."""
+    zone = ZoneInfo(event.procedure.patient.department.time_zone)
+    when = event.onset_at or (None if event.onset_date else event.procedure.started_at)
+    day = event.onset_date or (when.astimezone(zone).date() if when else None)
+    return _("complication #%(id)s (%(term)s, %(date)s)") % {
+        "id": event.pk,
+        "term": event.term.name,
+        "date": day.isoformat() if day else "?",
+    }
+
+
 @transaction.atomic
-def complications_rederive_for_procedure(*, procedure: Procedure) -> int:
-    """Re-derive the window (and grade) of every complication after the procedure's times changed."""
+def complications_rederive(*, events: Iterable[ComplicationEvent], field: str | None = None) -> int:
+    """Re-derive the grade and window of complications after something they depend on changed.
+
+    The one rule for every such change (procedure times, the patient's sex or
+    department, a department's time zone, the term catalogue): each complication
+    is re-derived in the caller's transaction; if any would then fit no grade or
+    no window, the change is refused as a whole, naming them. The messages go
+    under ``field`` (the changed field) when given, else under the complication's
+    own fields (``onset_at``, ``facts``...). Returns how many were re-derived.
+    """
+    if hasattr(events, "select_related"):
+        events = events.select_related("term", "procedure__patient__department").order_by("pk")
+    errors: dict[str, list[str]] = {}
+    procedure_ids: set[int] = set()
     count = 0
-    for event in procedure.complications.select_related("term", "procedure__patient__department"):
-        event.procedure = procedure
-        complication_derive(event)
+    for event in events:
+        try:
+            complication_derive(event)
+        except ValidationError as exc:
+            for own_field, messages in exc.message_dict.items():
+                fits = (
+                    _("would no longer fit a window")
+                    if own_field in ONSET_FIELDS
+                    else _("would no longer fit a grade")
+                )
+                errors.setdefault(field or own_field, []).extend(
+                    f"{_describe(event)} {fits}: {message}" for message in messages
+                )
+            continue
         event.save()
+        procedure_ids.add(event.procedure_id)
         count += 1
-    outcomes_refresh(procedure_ids=[procedure.pk])
+    if errors:
+        raise ValidationError(errors)
+    outcomes_refresh(procedure_ids=procedure_ids)
     transaction.on_commit(bump_stats_version)
     return count
 
 
-def complications_regrade(*, events: Iterable[ComplicationEvent] | None = None) -> dict[str, int]:
-    """Re-grade complications after the catalogue changed. Idempotent: a second run changes nothing.
+def complications_rederive_for_procedure(*, procedure: Procedure, field: str | None = None) -> int:
+    """Re-derive every complication of ``procedure`` after its times or patient changed (or refuse)."""
+    events = list(procedure.complications.select_related("term", "procedure__patient__department"))
+    for event in events:
+        event.procedure = procedure
+    return complications_rederive(events=events, field=field)
 
-    A complication whose facts no longer fit its term keeps its stored grade and is
-    counted as ``failed`` (listed for a data manager), never silently regraded.
+
+def complications_regrade(*, events: Iterable[ComplicationEvent] | None = None) -> dict[str, int]:
+    """Re-derive every stored complication: the repair pass. Idempotent: a second run changes nothing.
+
+    ``catalogue_sync`` already re-grades what a catalogue change concerns (or is
+    refused), so this finds work only where rows were written behind the
+    services' back (a restore, raw SQL). A complication that fits no grade keeps
+    its stored one and is counted as ``failed`` (listed for a data manager),
+    never silently regraded: a pass over everything must not stop at one record.
     """
     queryset = (
         events

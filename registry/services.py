@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -20,8 +21,19 @@ from django.utils.translation import gettext as _
 from registry.audit import change_reason
 from registry.models import Department, FollowUp, Fracture, Patient, Procedure, hash_identifier
 
-# Clocks on workstations drift; a procedure "now" may be stamped a little ahead.
+# Clocks on workstations drift; a clinical "now" may be stamped a little ahead.
 CLOCK_SKEW = timedelta(minutes=5)
+
+
+def in_the_future(value: datetime | date, *, time_zone: str) -> bool:
+    """Whether a clinical time or date is later than now: the one rule for every clinical date.
+
+    A time may be up to ``CLOCK_SKEW`` ahead; a date is in the future when it is
+    after today in the department's time zone (where the day was lived).
+    """
+    if isinstance(value, datetime):
+        return value > timezone.now() + CLOCK_SKEW
+    return value > timezone.localdate(timezone=ZoneInfo(time_zone))
 
 
 def _require_aware(errors: dict[str, list[str]], **values: datetime | None) -> None:
@@ -61,9 +73,11 @@ def clinical_change(
 # --- patients -----------------------------------------------------------------
 
 
-def _validate_patient(*, birth_date: date, patient: Patient | None) -> dict[str, list[str]]:
+def _validate_patient(
+    *, birth_date: date, department: Department, patient: Patient | None
+) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    if birth_date > timezone.localdate():
+    if in_the_future(birth_date, time_zone=department.time_zone):
         errors["birth_date"] = [_("The birth date is in the future.")]
     elif patient is not None and patient.pk:
         first = (
@@ -86,7 +100,7 @@ def patient_create(
     birth_date: date,
     hospital_number: str = "",
 ) -> Patient:
-    errors = _validate_patient(birth_date=birth_date, patient=None)
+    errors = _validate_patient(birth_date=birth_date, department=department, patient=None)
     registry_id = registry_id.strip()
     if Patient.objects.filter(department=department, registry_id=registry_id).exists():
         errors.setdefault("registry_id", []).append(
@@ -117,9 +131,17 @@ def patient_create(
 @transaction.atomic
 def patient_update(*, patient: Patient, reason: str = "", **fields: Any) -> Patient:
     refuse_unknown_fields(fields, allowed={"registry_id", "sex", "birth_date", "department"})
+    # The sex sets lower limits of normal, the department the time zone of date-only onsets.
+    grading_inputs = [
+        name
+        for name in ("sex", "department")
+        if name in fields and fields[name] != getattr(patient, name)
+    ]
     for name, value in fields.items():
         setattr(patient, name, value.strip() if name == "registry_id" else value)
-    errors = _validate_patient(birth_date=patient.birth_date, patient=patient)
+    errors = _validate_patient(
+        birth_date=patient.birth_date, department=patient.department, patient=patient
+    )
     if ("registry_id" in fields or "department" in fields) and Patient.objects.filter(
         department=patient.department, registry_id=patient.registry_id
     ).exclude(pk=patient.pk).exists():
@@ -130,6 +152,14 @@ def patient_update(*, patient: Patient, reason: str = "", **fields: Any) -> Pati
     patient.full_clean()
     patient._change_reason = change_reason(reason)
     patient.save()
+    if grading_inputs:
+        from complications.models import ComplicationEvent
+        from complications.services import complications_rederive
+
+        complications_rederive(
+            events=ComplicationEvent.objects.filter(procedure__patient=patient),
+            field=grading_inputs[0],
+        )
     clinical_change(procedure_ids=patient.procedures.values_list("pk", flat=True))
     return patient
 
@@ -146,8 +176,11 @@ def _validate_procedure(
         return errors
     if ended_at < started_at:
         errors["ended_at"] = [_("The procedure cannot end before it starts.")]
-    if started_at > timezone.now() + CLOCK_SKEW:
+    zone = patient.department.time_zone
+    if in_the_future(started_at, time_zone=zone):
         errors.setdefault("started_at", []).append(_("The procedure start is in the future."))
+    if in_the_future(ended_at, time_zone=zone):
+        errors.setdefault("ended_at", []).append(_("The procedure end is in the future."))
     if timezone.localtime(started_at).date() < patient.birth_date:
         errors.setdefault("started_at", []).append(
             _("The procedure starts before the patient's birth date.")
@@ -195,7 +228,7 @@ def procedure_create(
 
 @transaction.atomic
 def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -> Procedure:
-    """Update a procedure; when its times change, every complication's window is re-derived.
+    """Update a procedure; when its times or patient change, every complication is re-derived.
 
     A change that would put an existing complication's onset before the start
     is refused as a whole (the complications service raises, the transaction
@@ -204,10 +237,12 @@ def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -
     refuse_unknown_fields(
         fields, allowed={"patient", "started_at", "ended_at", "guidance", "anesthesia", "operator"}
     )
-    times_changed = any(
-        name in fields and fields[name] != getattr(procedure, name)
-        for name in ("started_at", "ended_at")
-    )
+    # The times place every onset; another patient brings another sex and department.
+    grading_inputs = [
+        name
+        for name in ("patient", "started_at", "ended_at")
+        if name in fields and fields[name] != getattr(procedure, name)
+    ]
     for name, value in fields.items():
         setattr(procedure, name, value)
     _raise(
@@ -221,10 +256,13 @@ def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -
     procedure.full_clean()
     procedure._change_reason = change_reason(reason)
     procedure.save()
-    if times_changed:
+    if grading_inputs:
         from complications.services import complications_rederive_for_procedure
 
-        complications_rederive_for_procedure(procedure=procedure)
+        # Refusals of a new patient are its; of new times, the onsets' (their fields).
+        complications_rederive_for_procedure(
+            procedure=procedure, field="patient" if "patient" in grading_inputs else None
+        )
     clinical_change(procedure_ids=[procedure.pk])
     return procedure
 
@@ -306,8 +344,12 @@ def resolve_fractures(
 def _validate_follow_up(*, procedure: Procedure, contact_at: datetime) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     _require_aware(errors, contact_at=contact_at)
-    if not errors and contact_at < procedure.started_at:
+    if errors:
+        return errors
+    if contact_at < procedure.started_at:
         errors["contact_at"] = [_("A follow-up contact cannot be before the procedure start.")]
+    elif in_the_future(contact_at, time_zone=procedure.patient.department.time_zone):
+        errors["contact_at"] = [_("The follow-up contact is in the future.")]
     return errors
 
 
@@ -383,13 +425,12 @@ def department_update(*, department: Department, **fields: Any) -> Department:
     department.full_clean()
     department.save()
     if zone_changed:
-        from complications.services import complications_rederive_for_procedure
+        from complications.models import ComplicationEvent
+        from complications.services import complications_rederive
 
-        procedures = Procedure.objects.filter(
-            patient__department=department, complications__isnull=False
-        ).distinct()
-        for procedure in procedures:
-            complications_rederive_for_procedure(procedure=procedure)
+        complications_rederive(
+            events=ComplicationEvent.objects.filter(procedure__patient__department=department)
+        )
         clinical_change()
     return department
 

@@ -127,6 +127,8 @@ def complication(
         window=window,
         hours_after_end=hours,
         grade_rationale=f"Grade {grade}: set by the test factory",
+        # Grade 5 is death related to the event (the services refuse any other outcome).
+        outcome="death" if grade == 5 else "",
         **onset,
     )
     event.fractures.set(fractures if fractures is not None else list(proc.fractures.all()))

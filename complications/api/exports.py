@@ -171,7 +171,10 @@ class ExportJobSerializer(serializers.ModelSerializer):
         help_text=_("This job: poll it for status and progress.")
     )
     download_url = serializers.SerializerMethodField(
-        help_text=_("Where to download the file once the job is done; null until then.")
+        help_text=_(
+            "Where to download the file once the job is done; null until then, and once "
+            "you no longer belong to a department it covered."
+        )
     )
     filters = ExportFiltersSerializer(required=False, default=dict)
     kind = serializers.ChoiceField(
@@ -204,7 +207,8 @@ class ExportJobSerializer(serializers.ModelSerializer):
         )
 
     def get_download_url(self, job: ExportJob) -> str | None:
-        if job.status != ExportJob.Status.DONE:
+        request = self.context["request"]
+        if job.status != ExportJob.Status.DONE or not covers_only_visible(job, request.user):
             return None
         return self.context["request"].build_absolute_uri(
             reverse("export-job-download", args=[job.pk])
@@ -222,6 +226,12 @@ class ExportJobSerializer(serializers.ModelSerializer):
             kind=validated_data.get("kind") or "",
             filters=validated_data.get("filters") or {},
         )
+
+
+def covers_only_visible(job: ExportJob, user: Any) -> bool:
+    """A job's file holds every department it covered: its owner may take it only while
+    they still see all of them (a member who has left one no longer may)."""
+    return not job.departments.exclude(pk__in=visible_departments(user).values("pk")).exists()
 
 
 class _OwnJobs:
@@ -292,14 +302,16 @@ class ExportJobDownloadView(_OwnJobs, ExportView):
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
             401: OpenApiResponse(description="Not authenticated."),
             403: OpenApiResponse(description="Not allowed to export (needs registry.export_data)."),
-            404: OpenApiResponse(description="No such job of yours."),
+            404: OpenApiResponse(
+                description="No such job of yours, or it covers a department you left."
+            ),
             409: OpenApiResponse(description="The job is not done (yet)."),
         },
         tags=["exports"],
     )
     def get(self, request: Request, pk: int) -> FileResponse | Response:
         job = self.get_queryset().filter(pk=pk).first()
-        if job is None:
+        if job is None or not covers_only_visible(job, request.user):
             raise NotFound(_("No such export."))
         if job.status != ExportJob.Status.DONE:
             return Response(

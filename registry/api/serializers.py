@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from registry.api.fields import (
@@ -21,7 +22,46 @@ from registry.api.fields import (
     ScopedPrimaryKeyRelatedField,
 )
 from registry.models import Department, FollowUp, Fracture, Patient, Procedure
+from registry.roles import EXPORT_IDENTIFIERS
 from registry.scoping import visible_departments
+
+
+def sees_identifiers(user: Any) -> bool:
+    """Who reads a patient's registry id and birth date: whoever may change patients (they
+    enter them) or holds the identifiers permission of the exports; department heads and
+    API clients read the same de-identified patient as in an export."""
+    return user.has_perm(EXPORT_IDENTIFIERS) or user.has_perm("registry.change_patient")
+
+
+class _Identifying:
+    """A patient identifier: written as given, read as null by users who may not see it."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        request = self.context.get("request")  # type: ignore[attr-defined]
+        if request is not None and not sees_identifiers(request.user):
+            return None
+        return super().get_attribute(instance)  # type: ignore[misc]
+
+
+class IdentifierField(_Identifying, serializers.CharField):
+    pass
+
+
+class IdentifyingDateField(_Identifying, BoundedDateField):
+    pass
+
+
+class _IdentifyingFieldSchema(OpenApiSerializerFieldExtension):
+    """Null in responses (to whoever may not see it); never null in requests."""
+
+    target_class = _Identifying
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "response":
+            schema["nullable"] = True
+        return schema
 
 
 class DepartmentSerializer(serializers.ModelSerializer):
@@ -39,7 +79,16 @@ class PatientSerializer(serializers.ModelSerializer):
         required=False,
         help_text=_("Optional when you belong to exactly one department."),
     )
-    birth_date = BoundedDateField()
+    registry_id = IdentifierField(
+        max_length=Patient._meta.get_field("registry_id").max_length,
+        help_text=_("Null for users who may not see identifiers (as in exports)."),
+    )
+    birth_date = IdentifyingDateField(
+        help_text=_("Null for users who may not see identifiers (as in exports)."),
+    )
+    birth_year = serializers.IntegerField(
+        source="birth_date.year", read_only=True, help_text=_("Seen by every reader.")
+    )
     hospital_number = serializers.CharField(
         write_only=True,
         required=False,
@@ -59,6 +108,7 @@ class PatientSerializer(serializers.ModelSerializer):
             "department",
             "sex",
             "birth_date",
+            "birth_year",
             "hospital_number",
             "created_at",
             "updated_at",

@@ -242,7 +242,7 @@ def test_the_cirse_and_sir_classes_come_from_outcome_facts(proc):
     assert "outcome_facts" in _errors(exc)
 
 
-def test_regrading_after_a_catalogue_change_reports_changes_and_is_idempotent(proc):
+def test_a_catalogue_change_regrades_its_complications_in_the_same_transaction(proc):
     event = complication_record(
         procedure=proc,
         term=WOUND_INFECTION,
@@ -260,10 +260,23 @@ def test_regrading_after_a_catalogue_change_reports_changes_and_is_idempotent(pr
         terms=[type(changed)(code=changed.code, name=changed.name, soc=changed.soc, grades=grades)],
         curated=True,
     )
+    event.refresh_from_db()
+    assert event.auto_grade == 4
+    assert complications_regrade() == {"checked": 1, "changed": 0, "grades_changed": 0, "failed": 0}
+
+
+def test_regrading_repairs_grades_written_behind_the_services_back_and_is_idempotent(proc):
+    event = complication_record(
+        procedure=proc,
+        term=WOUND_INFECTION,
+        facts={"intervention": "iv"},
+        onset_at=END + timedelta(days=3),
+    )
+    ComplicationEvent.objects.filter(pk=event.pk).update(auto_grade=2, grade_rationale="stale")
     first = complications_regrade()
     assert first["checked"] == 1 and first["grades_changed"] == 1
     event.refresh_from_db()
-    assert event.auto_grade == 4
+    assert event.auto_grade == 3
     assert complications_regrade()["changed"] == 0
 
 

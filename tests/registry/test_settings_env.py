@@ -95,12 +95,14 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert "SECRET_KEY" in result.stderr
 
 
-def test_production_settings_pass_check_deploy_without_warnings():
+def test_production_settings_pass_check_deploy_without_warnings(tmp_path):
     result = _manage(
         "check",
         "--deploy",
         "--fail-level",
         "WARNING",
+        # A database of its own: a local one may hold the demo accounts (registry.E001).
+        DATABASE_URL=f"sqlite:///{tmp_path / 'registry.sqlite3'}",
         DEBUG="false",
         SECRET_KEY="k8#Qz!t4Lm2@Wp9^Rv6&Yc3*Hb7(Nd5)Fg1-Js0+Xa=Tu8%Ow4$Ie2",
         ALLOWED_HOSTS="registry.example.org",

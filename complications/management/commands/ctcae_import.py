@@ -2,12 +2,15 @@
 
 Without a file: (re)load the project's curated catalogue. With a file: the
 complete official spreadsheet as the NCI publishes it
-(``CTCAE_v5.0_2017-11-27.xlsx``) or the same table as CSV. Then every stored
-complication is re-graded in the background (Celery), since criteria may have changed.
+(``CTCAE_v5.0_2017-11-27.xlsx``) or the same table as CSV. The complications of
+every changed term are re-graded in the same transaction (an import that would
+leave one fitting no grade is refused, naming them); then a background regrade
+(Celery) checks every stored complication again.
 """
 
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from complications import ctcae
@@ -48,7 +51,13 @@ class Command(BaseCommand):
                 terms, curated, source = reader(path), False, str(path)
             except ctcae.CatalogueError as exc:
                 raise CommandError(f"{path}: {exc}") from exc
-        counts = catalogue_sync(terms=terms, curated=curated)
+        try:
+            counts = catalogue_sync(terms=terms, curated=curated)
+        except ValidationError as exc:
+            raise CommandError(
+                "Nothing imported: the new criteria would strand stored complications.\n"
+                + "\n".join(exc.messages)
+            ) from exc
         self.stdout.write(
             f"{len(terms)} terms read from the {source}: {counts['created']} created, "
             f"{counts['updated']} updated, {counts['unchanged']} unchanged."
