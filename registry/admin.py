@@ -18,6 +18,11 @@ def _procedures_of(record) -> list[int]:  # type: ignore[no-untyped-def]
         return [record.pk]
     if isinstance(record, Patient):
         return list(record.procedures.values_list("pk", flat=True))
+    if isinstance(record, Department):
+        # A new time zone moves its procedures' local start dates.
+        return list(
+            Procedure.objects.filter(patient__department=record).values_list("pk", flat=True)
+        )
     procedure_id = getattr(record, "procedure_id", None)
     return [procedure_id] if procedure_id is not None else []
 
