@@ -43,7 +43,10 @@ class ScopedAdmin(SimpleHistoryAdmin):
         # After the record, its inlines (a procedure's fractures) and its M2M
         # (a contact's fractures): the whole change is in the database.
         super().save_related(request, form, formsets, change)
-        services.clinical_change(procedure_ids=_procedures_of(form.instance))
+        record = form.instance
+        if isinstance(record, Procedure | Fracture):
+            services.all_fractures_cover(procedure_ids=_procedures_of(record))
+        services.clinical_change(procedure_ids=_procedures_of(record))
 
     def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
         from complications.outcomes import outcomes_months
@@ -129,3 +132,10 @@ class FollowUpAdmin(ScopedAdmin):
     list_filter = ("kind",)
     filter_horizontal = ("fractures",)
     list_select_related = ("procedure__patient",)
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        if "fractures" in form.changed_data:
+            # Fractures picked here are named: the contact covers those only, as
+            # when the API names them.
+            obj.all_fractures = False
+        super().save_model(request, obj, form, change)

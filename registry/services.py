@@ -281,14 +281,28 @@ def fracture_create(
     )
     fracture.full_clean()
     fracture.save()
-    # A contact or complication recorded for "all the fractures" covers this one too.
-    from complications.models import ComplicationEvent
-
-    for model in (FollowUp, ComplicationEvent):
-        for record in model.objects.filter(procedure=procedure, all_fractures=True):
-            record.fractures.add(fracture)
+    all_fractures_cover(procedure_ids=[fracture.procedure_id])
     clinical_change(procedure_ids=[fracture.procedure_id])
     return fracture
+
+
+def all_fractures_cover(*, procedure_ids: Iterable[int]) -> None:
+    """Link every fracture of these procedures to their contacts and complications
+    recorded for all the fractures, so a fracture recorded later is covered too.
+    (Public for the admin, whose inlines add fractures with the ORM.)"""
+    from complications.models import ComplicationEvent
+
+    owned: dict[int, set[int]] = {}
+    for pk, procedure_id in Fracture.objects.filter(procedure_id__in=procedure_ids).values_list(
+        "pk", "procedure_id"
+    ):
+        owned.setdefault(procedure_id, set()).add(pk)
+    for model in (FollowUp, ComplicationEvent):
+        records = model.objects.filter(procedure_id__in=owned, all_fractures=True)
+        for record in records.prefetch_related("fractures"):
+            missing = owned[record.procedure_id] - {f.pk for f in record.fractures.all()}
+            if missing:
+                record.fractures.add(*missing)
 
 
 @transaction.atomic

@@ -170,3 +170,21 @@ class TestTheLocalDateFollows:
         assert Procedure.objects.get(pk=new_york.pk).started_on == date(2020, 4, 1)
         assert units(admin_user, **MARCH) == 0
         assert not any(outcomes_differences().values())
+
+
+@pytest.mark.django_db
+def test_a_time_zone_changed_in_the_admin_moves_the_departments_procedures(
+    client, admin_user, other_department, new_york
+):
+    client.force_login(admin_user)
+
+    response = client.post(
+        f"/admin/registry/department/{other_department.pk}/change/",
+        {"code": "B", "name": "Department B", "time_zone": "Asia/Tokyo", "default_guidance": "ct"},
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    new_york.refresh_from_db()
+    assert new_york.started_on == date(2020, 4, 1)
+    assert units(admin_user, **APRIL) == 1
+    assert not any(outcomes_differences().values())

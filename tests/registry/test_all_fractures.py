@@ -171,3 +171,48 @@ def test_the_complication_edit_form_keeps_all_fractures_when_none_is_ticked(as_r
     assert event.all_fractures is True
     add_fracture(proc)
     assert event.fractures.count() == 2
+
+
+# --- the admin -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_fracture_added_in_the_admin_is_covered_by_all_fractures_records(
+    client, admin_user, proc
+):
+    follow_up, event = contact(proc), delayed_complication(proc)
+    client.force_login(admin_user)
+
+    response = client.post(
+        "/admin/registry/fracture/add/",
+        {"procedure": proc.pk, "type": "impending", "site": "iliac", "side": "right", "screws": 1},
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert follow_up.fractures.count() == event.fractures.count() == 2
+
+
+@pytest.mark.django_db
+def test_fractures_picked_in_the_admin_restrict_the_contact(client, admin_user, proc):
+    sacrum = proc.fractures.get()
+    follow_up = contact(proc)
+    other = add_fracture(proc)
+    client.force_login(admin_user)
+
+    response = client.post(
+        f"/admin/registry/followup/{follow_up.pk}/change/",
+        {
+            "procedure": proc.pk,
+            "fractures": [sacrum.pk],
+            "contact_at_0": "2020-03-06",
+            "contact_at_1": "10:00:00",
+            "kind": "clinical",
+            "notes": "",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    follow_up.refresh_from_db()
+    assert follow_up.all_fractures is False
+    add_fracture(proc)
+    assert list(follow_up.fractures.all()) == [sacrum] and other not in follow_up.fractures.all()
