@@ -28,8 +28,11 @@ carry their department).
 
 The counting rules are those of domain.md section 4; the M2M rows
 (``ComplicationEvent.fractures``, ``FollowUp.fractures``) are taken as the truth
-of which fractures an event concerns or a contact covers (the services store
-the "all of the procedure's fractures" default explicitly). The data-quality
+of which fractures an event concerns or a contact covers: for one recorded for
+all the procedure's fractures (``all_fractures``) the services link every
+fracture, those recorded later too. Dates (filters, months, quarters, ages) are
+the procedures' local start dates in their department's time zone
+(``Procedure.started_on``), never the server's. The data-quality
 lists, which name individual records, read the clinical tables directly.
 """
 
