@@ -6,6 +6,8 @@ and the patient's department when they change."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,6 +24,7 @@ from registry.services import (
     procedure_create,
     procedure_update,
 )
+from tests.conftest import api_client_for
 
 NEW_YORK, PARIS = ZoneInfo("America/New_York"), ZoneInfo("Europe/Paris")
 BORN = date(1950, 4, 1)
@@ -188,3 +191,20 @@ def test_a_time_zone_changed_in_the_admin_moves_the_departments_procedures(
     assert new_york.started_on == date(2020, 4, 1)
     assert units(admin_user, **APRIL) == 1
     assert not any(outcomes_differences().values())
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("server_zone")
+@pytest.mark.parametrize(("filters", "codes"), [(MARCH, ["B"]), (APRIL, ["A"])])
+def test_the_cases_export_filters_and_ages_by_the_departments_day(
+    admin_user, new_york, paris, filters, codes
+):
+    client = api_client_for(admin_user)
+
+    response = client.get("/api/v1/export/cases.csv", {k: str(v) for k, v in filters.items()})
+
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["department"], r["age_at_procedure"]) for r in rows] == [
+        (code, {"A": "70", "B": "69"}[code]) for code in codes
+    ]
