@@ -16,6 +16,7 @@ import pytest
 from complications.outcomes import outcomes_differences
 from complications.selectors import breakdown, cohort, period, rates, selected_fractures
 from registry.models import Procedure
+from registry.selectors import patient_search, procedure_search
 from registry.services import (
     department_update,
     fracture_create,
@@ -208,3 +209,17 @@ def test_the_cases_export_filters_and_ages_by_the_departments_day(
     assert [(r["department"], r["age_at_procedure"]) for r in rows] == [
         (code, {"A": "70", "B": "69"}[code]) for code in codes
     ]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("server_zone")
+def test_the_case_and_patient_lists_and_the_procedures_api_filter_by_the_departments_day(
+    admin_user, new_york, paris
+):
+    march = {"date_from": date(2020, 3, 31), "date_to": date(2020, 3, 31)}
+    assert list(procedure_search(user=admin_user, **march)) == [new_york]
+    assert list(patient_search(user=admin_user, **march)) == [new_york.patient]
+    response = api_client_for(admin_user).get(
+        "/api/v1/procedures/", {"started_after": "2020-04-01", "started_before": "2020-04-01"}
+    )
+    assert [p["id"] for p in response.json()["results"]] == [paris.pk]
