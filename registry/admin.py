@@ -44,9 +44,12 @@ class ScopedAdmin(SimpleHistoryAdmin):
         # (a contact's fractures): the whole change is in the database.
         super().save_related(request, form, formsets, change)
         record = form.instance
+        procedures = _procedures_of(record)
+        if isinstance(record, Department) and "time_zone" not in form.changed_data:
+            procedures = []  # only its time zone moves its procedures' dates
         if isinstance(record, Procedure | Fracture):
-            services.all_fractures_cover(procedure_ids=_procedures_of(record))
-        services.clinical_change(procedure_ids=_procedures_of(record))
+            services.all_fractures_cover(procedure_ids=procedures)
+        services.clinical_change(procedure_ids=procedures)
 
     def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
         from complications.outcomes import outcomes_months
