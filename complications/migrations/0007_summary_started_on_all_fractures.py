@@ -63,9 +63,7 @@ def flag_all_fractures(apps, schema_editor):
             .filter(n_named=F("n_fractures"), n_own=F("n_fractures"))
             .values("pk")
         )
-        model.objects.filter(pk__in=list(complete.values_list("pk", flat=True))).update(
-            all_fractures=True
-        )
+        model.objects.filter(pk__in=complete).update(all_fractures=True)
 
 
 def rebuild(apps, schema_editor):
