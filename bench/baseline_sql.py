@@ -28,7 +28,7 @@ something else.
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 MAJOR = 3
@@ -47,13 +47,13 @@ def _selection(filters: dict[str, Any], member_of: int | None) -> tuple[str, lis
     if filters.get("department") is not None:
         where.append("pa.department_id = %s")
         params.append(int(filters["department"]))
-    # Procedure start dates, inclusive, local midnights in the registry's time zone.
+    # Procedure start dates in each department's time zone (``started_on``), inclusive.
     if filters.get("date_from") is not None:
-        where.append("p.started_at >= (%s::timestamp AT TIME ZONE %s)")
-        params += [filters["date_from"].isoformat(), filters["time_zone"]]
+        where.append("p.started_on >= %s")
+        params.append(filters["date_from"].isoformat())
     if filters.get("date_to") is not None:
-        where.append("p.started_at < (%s::timestamp AT TIME ZONE %s)")
-        params += [(filters["date_to"] + timedelta(days=1)).isoformat(), filters["time_zone"]]
+        where.append("p.started_on <= %s")
+        params.append(filters["date_to"].isoformat())
     for key, column in (
         ("guidance", "p.guidance"),
         ("fracture_type", "f.type"),
@@ -173,14 +173,13 @@ def rates_sql(
     filters: dict[str, Any] | None = None,
     *,
     member_of: int | None = None,
-    time_zone: str = "Europe/Paris",
 ) -> tuple[str, list[Any]]:
     """The statement and its parameters for ``unit`` over the selection.
 
     ``member_of``: a user id whose departments scope the selection (as
     ``scope_to_user`` does for a non-superuser); None for a superuser.
     """
-    where, params = _selection({**(filters or {}), "time_zone": time_zone}, member_of)
+    where, params = _selection(filters or {}, member_of)
     units, rows, contacts = _UNIT_SQL[unit]
     sql = _TEMPLATE.format(
         selected=_SELECTED.format(where=where),

@@ -166,6 +166,7 @@ TABLES = [
             "operator",
             "created_at",
             "updated_at",
+            "started_on",
         ],
     ),
     (
@@ -333,6 +334,7 @@ def generate(n_fractures: int, seed: int, writers: Writers, counters: Counters) 
                     rng.choice(OPERATORS),
                     LOADED_AT,
                     LOADED_AT,
+                    local.date().isoformat(),  # registry.models.local_date
                 ]
             )
             rows["registry_procedure"] += 1

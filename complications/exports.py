@@ -263,6 +263,7 @@ _CASE_VALUES = (
     "procedure__patient__sex",
     "procedure__patient__birth_date",
     "procedure__started_at",
+    "procedure__started_on",
     "procedure__ended_at",
     "procedure__guidance",
     "procedure__anesthesia",
@@ -318,7 +319,9 @@ def _case_row(raw: Mapping[str, Any], selection: Selection) -> Row:
         "patient_id": raw["procedure__patient_id"],
         "department": raw["procedure__patient__department__code"],
         "sex": raw["procedure__patient__sex"],
-        "age_at_procedure": _age(raw["procedure__patient__birth_date"], started.date()),
+        "age_at_procedure": _age(
+            raw["procedure__patient__birth_date"], raw["procedure__started_on"]
+        ),
         "procedure_started_at": started,
         "procedure_ended_at": raw["procedure__ended_at"].astimezone(zone),
         "guidance": raw["procedure__guidance"],

@@ -215,7 +215,7 @@ def _cases_query(selection: Any, using: str) -> tuple[str, tuple[Any, ...]] | No
         return None
     selected_sql, params = compiled
     zone = "d.time_zone"
-    started = f"(p.started_at AT TIME ZONE {zone})::date"
+    started = "p.started_on"  # the local start date (registry.models.local_date)
     age = (
         f"date_part('year', {started})::int - date_part('year', pa.birth_date)::int"
         f" - CASE WHEN (date_part('month', {started}), date_part('day', {started}))"

@@ -82,6 +82,12 @@ class ComplicationEvent(models.Model):
     fractures = models.ManyToManyField(
         Fracture, related_name="complications", verbose_name=_("fractures concerned")
     )
+    # True: the complication concerns every fracture of the procedure, including
+    # those recorded later (the services add them to ``fractures``, which stays
+    # what every reader counts); False: only the fractures named.
+    all_fractures = models.BooleanField(
+        _("all the procedure's fractures"), default=False, db_default=False, editable=False
+    )
     term = models.ForeignKey(
         CtcaeTerm, on_delete=models.PROTECT, related_name="events", verbose_name=_("CTCAE term")
     )
@@ -393,6 +399,9 @@ class _SelectionColumns(models.Model):
         "registry.Department", on_delete=models.CASCADE, related_name="+", db_index=False
     )
     started_at = models.DateTimeField()
+    # The local start date in the department's zone (``Procedure.started_on``):
+    # what the date filters, months and quarters read.
+    started_on = models.DateField()
     guidance = models.CharField(max_length=20)
     operator = models.CharField(max_length=200, blank=True, default="")
 
@@ -430,8 +439,8 @@ class FractureOutcome(_SelectionColumns, _WindowEvidence):
 
     class Meta:
         indexes = [
-            models.Index(fields=["department", "started_at"], name="fo_department_start_idx"),
-            models.Index(fields=["started_at"], name="fo_start_idx"),
+            models.Index(fields=["department", "started_on"], name="fo_department_start_on_idx"),
+            models.Index(fields=["started_on"], name="fo_start_on_idx"),
         ]
 
     def __str__(self) -> str:
@@ -456,8 +465,8 @@ class ProcedureOutcome(_SelectionColumns, _WindowEvidence):
 
     class Meta:
         indexes = [
-            models.Index(fields=["department", "started_at"], name="po_department_start_idx"),
-            models.Index(fields=["started_at"], name="po_start_idx"),
+            models.Index(fields=["department", "started_on"], name="po_department_start_on_idx"),
+            models.Index(fields=["started_on"], name="po_start_on_idx"),
         ]
 
     def __str__(self) -> str:
@@ -490,8 +499,8 @@ class FractureTermOutcome(_SelectionColumns, _TermEvidence):
 
     class Meta:
         indexes = [
-            models.Index(fields=["department", "started_at"], name="fto_department_start_idx"),
-            models.Index(fields=["started_at"], name="fto_start_idx"),
+            models.Index(fields=["department", "started_on"], name="fto_department_start_on_idx"),
+            models.Index(fields=["started_on"], name="fto_start_on_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -517,8 +526,8 @@ class ProcedureTermOutcome(_SelectionColumns, _TermEvidence):
 
     class Meta:
         indexes = [
-            models.Index(fields=["department", "started_at"], name="pto_department_start_idx"),
-            models.Index(fields=["started_at"], name="pto_start_idx"),
+            models.Index(fields=["department", "started_on"], name="pto_department_start_on_idx"),
+            models.Index(fields=["started_on"], name="pto_start_on_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -537,7 +546,7 @@ class ProcedureTermOutcome(_SelectionColumns, _TermEvidence):
 
 class OutcomeMonth(models.Model):
     """Per unit (fracture or procedure), department and month of the procedure
-    start (local month in ``settings.TIME_ZONE``), and per year (``period``, with
+    start (local month in the department's time zone: ``started_on``), and per year (``period``, with
     ``month`` its first day): the summary rows' counts that the rates add up, so
     that a whole registry is a few hundred rows to sum, not a million to count.
     Recomputed with the summary rows it counts."""

@@ -28,8 +28,11 @@ carry their department).
 
 The counting rules are those of docs/domain.md section 4; the M2M rows
 (``ComplicationEvent.fractures``, ``FollowUp.fractures``) are taken as the truth
-of which fractures an event concerns or a contact covers (the services store
-the "all of the procedure's fractures" default explicitly). The data-quality
+of which fractures an event concerns or a contact covers: for one recorded for
+all the procedure's fractures (``all_fractures``) the services link every
+fracture, those recorded later too. Dates (filters, months, quarters, ages) are
+the procedures' local start dates in their department's time zone
+(``Procedure.started_on``), never the server's. The data-quality
 lists, which name individual records, read the clinical tables directly.
 """
 
@@ -76,7 +79,6 @@ from complications.outcomes import (
     DAY,
     MONTH,
     YEAR,
-    local_midnight,
     mask_bits,
     next_month,
 )
@@ -121,8 +123,8 @@ def selected_fractures(  # type: ignore[no-untyped-def]
 ) -> QuerySet[Fracture]:
     """The fractures the filters select, scoped to the user's departments.
 
-    Dates are procedure start dates in ``settings.TIME_ZONE``, both inclusive;
-    they become half-open datetime bounds so the start-time index serves them.
+    Dates are procedure start dates in each procedure's department time zone
+    (``Procedure.started_on``, indexed), both inclusive.
     ``operator`` matches case-insensitively within the free-text operator(s)
     field, which may name several people.
     """
@@ -130,11 +132,9 @@ def selected_fractures(  # type: ignore[no-untyped-def]
     if department is not None:
         fractures = fractures.filter(procedure__patient__department=department)
     if date_from is not None:
-        fractures = fractures.filter(procedure__started_at__gte=local_midnight(date_from))
+        fractures = fractures.filter(procedure__started_on__gte=date_from)
     if date_to is not None:
-        fractures = fractures.filter(
-            procedure__started_at__lt=local_midnight(date_to + timedelta(days=1))
-        )
+        fractures = fractures.filter(procedure__started_on__lte=date_to)
     if guidance:
         fractures = fractures.filter(procedure__guidance=guidance)
     if operator:
@@ -163,9 +163,9 @@ def _summary(model, *, user, **filters: Unpack[Selection]) -> QuerySet[Any]:  # 
     if (department := filters.get("department")) is not None:
         rows = rows.filter(department=department)
     if (date_from := filters.get("date_from")) is not None:
-        rows = rows.filter(started_at__gte=local_midnight(date_from))
+        rows = rows.filter(started_on__gte=date_from)
     if (date_to := filters.get("date_to")) is not None:
-        rows = rows.filter(started_at__lt=local_midnight(date_to + timedelta(days=1)))
+        rows = rows.filter(started_on__lte=date_to)
     if guidance := filters.get("guidance"):
         rows = rows.filter(guidance=guidance)
     if operator := filters.get("operator"):
@@ -253,7 +253,7 @@ def _split(user, unit: str, filters: Selection) -> _Split | None:  # type: ignor
     departments: list[Any] = []
 
     def days(start: date, stop: date) -> Q:
-        within = Q(started_at__gte=local_midnight(start), started_at__lt=local_midnight(stop))
+        within = Q(started_on__gte=start, started_on__lt=stop)
         if department is None and user.is_superuser:
             return within
         if not departments:
@@ -489,7 +489,8 @@ def breakdown(  # type: ignore[no-untyped-def]
     """What the dashboard's charts draw: rates per quarter, per fracture type
     and per site, and the distribution of the units' highest grades.
 
-    Quarters are those of the procedure start, in the current time zone; for
+    Quarters are those of the procedure's local start date (its department's
+    time zone); for
     the patient unit a quarter counts the patients treated in it, with the
     complications and contacts of that quarter's procedures. Rates by
     fracture type and by site are always per fracture: a procedure treating a
@@ -503,7 +504,7 @@ def breakdown(  # type: ignore[no-untyped-def]
     quarters: dict[str, list[dict[str, Any]]] = {}
     where = units if split is None else split.edges
     per_quarter = (
-        where.rows.annotate(quarter=TruncQuarter("started_at"))
+        where.rows.annotate(quarter=TruncQuarter("started_on"))
         .values("quarter")
         .annotate(**_window_counts(where))
         .order_by()
@@ -579,7 +580,7 @@ def cohort(  # type: ignore[no-untyped-def]
     """The study population table (``/api/v1/stats/cohort/``), in two queries.
 
     Age is in whole years at the patient's first procedure of the selection
-    (local dates in the current time zone), computed in SQL from the year,
+    (its local start date in the department's time zone), computed in SQL from the year,
     month and day so that both SQLite and PostgreSQL agree. Follow-up beyond
     24 hours counts the fractures in the delayed denominator of ``rates``
     (a contact more than 24 h after the end, or a delayed complication), and
@@ -594,7 +595,7 @@ def cohort(  # type: ignore[no-untyped-def]
         _selected_procedures(user, fractures)
         .values("patient")
         .annotate(
-            first_start=Min("started_at"),
+            first_start=Min("started_on"),
             sex=F("patient__sex"),
             born=F("patient__birth_date"),
         )
@@ -667,10 +668,9 @@ def period(  # type: ignore[no-untyped-def]
     **filters: Unpack[Selection],
 ) -> dict[str, date | None]:
     """The local dates of the first and last procedures of the selection (one query)."""
-    bounds = _summary(FractureOutcome, user=user, **filters).aggregate(
-        first=Min("started_at"), last=Max("started_at")
+    return _summary(FractureOutcome, user=user, **filters).aggregate(
+        first=Min("started_on"), last=Max("started_on")
     )
-    return {key: timezone.localdate(value) if value else None for key, value in bounds.items()}
 
 
 def most_frequent_major(

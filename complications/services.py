@@ -268,11 +268,11 @@ def _set_onset(
 def _save(
     event: ComplicationEvent, fractures: Iterable[Fracture | int] | None, *, replace_fractures: bool
 ) -> ComplicationEvent:
-    covered = (
-        resolve_fractures(procedure=event.procedure, fractures=fractures)
-        if replace_fractures
-        else None
-    )
+    covered = None
+    if replace_fractures:
+        event.all_fractures, covered = resolve_fractures(
+            procedure=event.procedure, fractures=fractures
+        )
     complication_derive(event)
     event.save()
     if covered is not None:

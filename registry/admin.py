@@ -18,6 +18,11 @@ def _procedures_of(record) -> list[int]:  # type: ignore[no-untyped-def]
         return [record.pk]
     if isinstance(record, Patient):
         return list(record.procedures.values_list("pk", flat=True))
+    if isinstance(record, Department):
+        # A new time zone moves its procedures' local start dates.
+        return list(
+            Procedure.objects.filter(patient__department=record).values_list("pk", flat=True)
+        )
     procedure_id = getattr(record, "procedure_id", None)
     return [procedure_id] if procedure_id is not None else []
 
@@ -38,7 +43,13 @@ class ScopedAdmin(SimpleHistoryAdmin):
         # After the record, its inlines (a procedure's fractures) and its M2M
         # (a contact's fractures): the whole change is in the database.
         super().save_related(request, form, formsets, change)
-        services.clinical_change(procedure_ids=_procedures_of(form.instance))
+        record = form.instance
+        procedures = _procedures_of(record)
+        if isinstance(record, Department) and "time_zone" not in form.changed_data:
+            procedures = []  # only its time zone moves its procedures' dates
+        if isinstance(record, Procedure | Fracture):
+            services.all_fractures_cover(procedure_ids=procedures)
+        services.clinical_change(procedure_ids=procedures)
 
     def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
         from complications.outcomes import outcomes_months
@@ -124,3 +135,10 @@ class FollowUpAdmin(ScopedAdmin):
     list_filter = ("kind",)
     filter_horizontal = ("fractures",)
     list_select_related = ("procedure__patient",)
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        if "fractures" in form.changed_data:
+            # Fractures picked here are named: the contact covers those only, as
+            # when the API names them.
+            obj.all_fractures = False
+        super().save_model(request, obj, form, change)

@@ -349,7 +349,6 @@ class FollowUpForm(forms.Form):
     def __init__(self, *args: Any, fractures: QuerySet[Fracture], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["fractures"].queryset = fractures
-        self.fields["fractures"].initial = list(fractures)
 
 
 # --- complications -----------------------------------------------------------------------------
@@ -601,7 +600,8 @@ class ComplicationForm(VersionedForm):
         return {
             "term": term_label(event.term),
             "specify": event.specify,
-            "fractures": list(event.fractures.all()),
+            # None ticked: all the procedure's fractures, those added later too.
+            "fractures": [] if event.all_fractures else list(event.fractures.all()),
             "onset_kind": kind,
             "onset_at": event.onset_at,
             "onset_date": event.onset_date,

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import zoneinfo
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -28,6 +29,16 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(
             _("%(value)s is not an IANA time zone name."), params={"value": value}
         )
+
+
+def local_date(instant: datetime, time_zone: str) -> date:
+    """The calendar day of an instant in a department's time zone.
+
+    Statistics count a procedure in the day, month, quarter and year its
+    department lived it: 22:00 on 31 March in New York is in March, whatever
+    the server's zone.
+    """
+    return instant.astimezone(zoneinfo.ZoneInfo(time_zone)).date()
 
 
 def hash_identifier(value: str) -> str:
@@ -150,15 +161,23 @@ class Procedure(models.Model):
     guidance = models.CharField(_("imaging guidance"), max_length=20, choices=Guidance.choices)
     anesthesia = models.CharField(_("anaesthesia"), max_length=10, choices=Anesthesia.choices)
     operator = models.CharField(_("operator(s)"), max_length=200, blank=True, default="")
+    # Derived from ``started_at`` and the department's time zone (``local_date``)
+    # on every save, and by the services when the zone or the patient's
+    # department changes; what every statistic's dates, months, quarters and
+    # ages read. Not audited: it follows from audited values.
+    started_on = models.DateField(_("start date (local)"), editable=False, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["started_on"])
 
     DEPARTMENT_PATH = "patient__department"
 
     class Meta:
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["started_at"], name="procedure_started_at_idx")]
+        indexes = [
+            models.Index(fields=["started_at"], name="procedure_started_at_idx"),
+            models.Index(fields=["started_on"], name="procedure_started_on_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(ended_at__gte=F("started_at")), name="procedure_end_after_start"
@@ -173,6 +192,13 @@ class Procedure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient} {self.started_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.started_at is not None and self.patient_id is not None:
+            self.started_on = local_date(self.started_at, self.patient.department.time_zone)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "started_on"}
+        super().save(*args, **kwargs)
 
 
 class FractureType(models.TextChoices):
@@ -254,6 +280,12 @@ class FollowUp(models.Model):
     )
     fractures = models.ManyToManyField(
         Fracture, related_name="follow_ups", verbose_name=_("fractures covered")
+    )
+    # True: the contact covers every fracture of the procedure, including those
+    # recorded later (the services add them to ``fractures``, which stays what
+    # every reader counts); False: only the fractures named.
+    all_fractures = models.BooleanField(
+        _("all the procedure's fractures"), default=False, db_default=False, editable=False
     )
     contact_at = models.DateTimeField(_("contact at"))
     kind = models.CharField(_("kind"), max_length=10, choices=ContactKind.choices)

@@ -38,7 +38,8 @@ def procedure_search(  # type: ignore[no-untyped-def]
     has_complications: str = "",
     patient: Patient | None = None,
 ) -> QuerySet[Procedure]:
-    """The case list: ``procedure_list`` narrowed by its filters (start dates, inclusive)."""
+    """The case list: ``procedure_list`` narrowed by its filters (start dates in the
+    department's time zone, inclusive)."""
     qs = procedure_list(user=user, search=search)
     if department is not None:
         qs = qs.filter(patient__department=department)
@@ -47,9 +48,9 @@ def procedure_search(  # type: ignore[no-untyped-def]
     if guidance:
         qs = qs.filter(guidance=guidance)
     if date_from:
-        qs = qs.filter(started_at__date__gte=date_from)
+        qs = qs.filter(started_on__gte=date_from)
     if date_to:
-        qs = qs.filter(started_at__date__lte=date_to)
+        qs = qs.filter(started_on__lte=date_to)
     if has_complications == "yes":
         qs = qs.filter(complication_count__gt=0)
     elif has_complications == "no":
@@ -77,9 +78,9 @@ def patient_search(  # type: ignore[no-untyped-def]
     if guidance:
         procedures = procedures.filter(guidance=guidance)
     if date_from:
-        procedures = procedures.filter(started_at__date__gte=date_from)
+        procedures = procedures.filter(started_on__gte=date_from)
     if date_to:
-        procedures = procedures.filter(started_at__date__lte=date_to)
+        procedures = procedures.filter(started_on__lte=date_to)
     if guidance or date_from or date_to:
         qs = qs.filter(Exists(procedures))
     complications = ComplicationEvent.objects.filter(procedure__patient=OuterRef("pk"))

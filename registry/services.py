@@ -19,7 +19,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry.audit import change_reason
-from registry.models import Department, FollowUp, Fracture, Patient, Procedure, hash_identifier
+from registry.models import (
+    Department,
+    FollowUp,
+    Fracture,
+    Patient,
+    Procedure,
+    hash_identifier,
+    local_date,
+)
 
 # Clocks on workstations drift; a clinical "now" may be stamped a little ahead.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -66,8 +74,27 @@ def clinical_change(
     from complications.live import bump_stats_version
     from complications.outcomes import outcomes_refresh
 
-    outcomes_refresh(procedure_ids=procedure_ids, months=months)
+    ids = [pk for pk in procedure_ids if pk is not None]
+    _localise_starts(ids)
+    outcomes_refresh(procedure_ids=ids, months=months)
     transaction.on_commit(bump_stats_version)
+
+
+def _localise_starts(procedure_ids: list[int]) -> None:
+    """Re-derive the local start dates of these procedures, which move when their
+    patient changes department or their department changes time zone (a save of
+    the procedure itself derives its own)."""
+    if not procedure_ids:
+        return
+    rows = Procedure.objects.filter(pk__in=procedure_ids).values_list(
+        "pk", "started_at", "started_on", "patient__department__time_zone"
+    )
+    stale = [
+        Procedure(pk=pk, started_on=local_date(started_at, zone))
+        for pk, started_at, started_on, zone in rows
+        if local_date(started_at, zone) != started_on
+    ]
+    Procedure.objects.bulk_update(stale, ["started_on"], batch_size=500)
 
 
 # --- patients -----------------------------------------------------------------
@@ -292,8 +319,28 @@ def fracture_create(
     )
     fracture.full_clean()
     fracture.save()
+    all_fractures_cover(procedure_ids=[fracture.procedure_id])
     clinical_change(procedure_ids=[fracture.procedure_id])
     return fracture
+
+
+def all_fractures_cover(*, procedure_ids: Iterable[int]) -> None:
+    """Link every fracture of these procedures to their contacts and complications
+    recorded for all the fractures, so a fracture recorded later is covered too.
+    (Public for the admin, whose inlines add fractures with the ORM.)"""
+    from complications.models import ComplicationEvent
+
+    owned: dict[int, set[int]] = {}
+    for pk, procedure_id in Fracture.objects.filter(procedure_id__in=procedure_ids).values_list(
+        "pk", "procedure_id"
+    ):
+        owned.setdefault(procedure_id, set()).add(pk)
+    for model in (FollowUp, ComplicationEvent):
+        records = model.objects.filter(procedure_id__in=owned, all_fractures=True)
+        for record in records.prefetch_related("fractures"):
+            missing = owned[record.procedure_id] - {f.pk for f in record.fractures.all()}
+            if missing:
+                record.fractures.add(*missing)
 
 
 @transaction.atomic
@@ -312,14 +359,17 @@ def fracture_update(*, fracture: Fracture, reason: str = "", **fields: Any) -> F
 
 def resolve_fractures(
     *, procedure: Procedure, fractures: Iterable[Fracture | int] | None, field: str = "fractures"
-) -> list[Fracture]:
-    """The fractures a follow-up or complication covers: all of the procedure's when none are named.
+) -> tuple[bool, list[Fracture]]:
+    """Whether a follow-up or complication covers all the procedure's fractures, and
+    the fractures it covers now.
 
-    Naming a fracture of another procedure is an error (never silently dropped).
+    None named (absent or empty) means all of them, including those recorded later
+    (``fracture_create`` adds them); naming fractures restricts it to those. Naming
+    a fracture of another procedure is an error (never silently dropped).
     """
     own = {f.pk: f for f in procedure.fractures.all()}
     if not fractures:
-        return list(own.values())
+        return True, list(own.values())
     chosen: list[Fracture] = []
     foreign: list[str] = []
     for item in fractures:
@@ -338,7 +388,7 @@ def resolve_fractures(
                 ]
             }
         )
-    return chosen
+    return False, chosen
 
 
 def _validate_follow_up(*, procedure: Procedure, contact_at: datetime) -> dict[str, list[str]]:
@@ -363,8 +413,14 @@ def follow_up_create(
     notes: str = "",
 ) -> FollowUp:
     _raise(_validate_follow_up(procedure=procedure, contact_at=contact_at))
-    covered = resolve_fractures(procedure=procedure, fractures=fractures)
-    follow_up = FollowUp(procedure=procedure, contact_at=contact_at, kind=kind, notes=notes)
+    all_fractures, covered = resolve_fractures(procedure=procedure, fractures=fractures)
+    follow_up = FollowUp(
+        procedure=procedure,
+        contact_at=contact_at,
+        kind=kind,
+        notes=notes,
+        all_fractures=all_fractures,
+    )
     follow_up.full_clean()
     follow_up.save()
     follow_up.fractures.set(covered)
@@ -380,17 +436,22 @@ def follow_up_update(
     reason: str = "",
     **fields: Any,
 ) -> FollowUp:
+    """``fractures``: None keeps the covered fractures as they are; empty means all
+    of them (``resolve_fractures``)."""
     refuse_unknown_fields(fields, allowed={"contact_at", "kind", "notes"})
     for name, value in fields.items():
         setattr(follow_up, name, value)
     _raise(_validate_follow_up(procedure=follow_up.procedure, contact_at=follow_up.contact_at))
+    covered = None
+    if fractures is not None:
+        follow_up.all_fractures, covered = resolve_fractures(
+            procedure=follow_up.procedure, fractures=fractures
+        )
     follow_up.full_clean()
     follow_up._change_reason = change_reason(reason)
     follow_up.save()
-    if fractures is not None:
-        follow_up.fractures.set(
-            resolve_fractures(procedure=follow_up.procedure, fractures=fractures)
-        )
+    if covered is not None:
+        follow_up.fractures.set(covered)
     clinical_change(procedure_ids=[follow_up.procedure_id])
     return follow_up
 
@@ -431,7 +492,12 @@ def department_update(*, department: Department, **fields: Any) -> Department:
         complications_rederive(
             events=ComplicationEvent.objects.filter(procedure__patient__department=department)
         )
-        clinical_change()
+        # Its procedures' local start dates (and so their months) move with the zone.
+        clinical_change(
+            procedure_ids=Procedure.objects.filter(patient__department=department).values_list(
+                "pk", flat=True
+            )
+        )
     return department
 
 

@@ -454,7 +454,8 @@ def _save_complication(
     An edit re-reads the complication under a row lock in the saving transaction and compares
     it with the version the form was loaded at, so two people can never overwrite each other.
     """
-    fractures = list(form.cleaned_data["fractures"]) or None
+    # None ticked: all the procedure's fractures (an edit too, not "unchanged").
+    fractures = list(form.cleaned_data["fractures"])
     try:
         if event is None:
             complication_record(

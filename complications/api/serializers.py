@@ -151,7 +151,17 @@ class ComplicationSerializer(serializers.ModelSerializer):
     procedure = ScopedPrimaryKeyRelatedField(Procedure)
     fractures = IdListField(
         required=False,
-        help_text=_("Fractures of that procedure; empty or absent = all of them."),
+        help_text=_(
+            "Fractures of that procedure; empty (or absent on creation) = all of them, "
+            "including fractures added later; absent on a PATCH = unchanged."
+        ),
+    )
+    all_fractures = serializers.BooleanField(
+        read_only=True,
+        help_text=_(
+            "True: every fracture of the procedure, including those added later "
+            "(fractures lists the current ones); false: only the fractures named."
+        ),
     )
     term = TermCodeField(
         slug_field="code",
@@ -194,6 +204,7 @@ class ComplicationSerializer(serializers.ModelSerializer):
             "id",
             "procedure",
             "fractures",
+            "all_fractures",
             "term",
             "specify",
             "onset_at",

@@ -44,11 +44,15 @@ class CohortQuerySerializer(serializers.Serializer):
     )
     date_from = serializers.DateField(
         required=False,
-        help_text=_("First procedure start date, inclusive (YYYY-MM-DD, registry time zone)."),
+        help_text=_(
+            "First procedure start date, inclusive (YYYY-MM-DD, in the department's time zone)."
+        ),
     )
     date_to = serializers.DateField(
         required=False,
-        help_text=_("Last procedure start date, inclusive (YYYY-MM-DD, registry time zone)."),
+        help_text=_(
+            "Last procedure start date, inclusive (YYYY-MM-DD, in the department's time zone)."
+        ),
     )
     fracture_type = serializers.ChoiceField(choices=FractureType.choices, required=False)
     site = serializers.ChoiceField(choices=Site.choices, required=False)

@@ -6,11 +6,9 @@ from django.db import migrations, models
 
 def rebuild(apps, schema_editor):
     # Derived data, computed from the clinical tables with the current code (the
-    # summary has no state of its own to migrate). Should these models change
-    # shape in a later migration, squash this one.
-    from complications.outcomes import outcomes_rebuild
-
-    outcomes_rebuild()
+    # summary has no state of its own to migrate): by the latest migration that
+    # shapes the summary (0007), which this code matches.
+    pass
 
 
 class Migration(migrations.Migration):

@@ -76,8 +76,16 @@ class ProcedureFilter(filters.FilterSet):
     guidance = filters.ChoiceFilter(choices=Guidance.choices)
     anesthesia = filters.ChoiceFilter(choices=Anesthesia.choices)
     operator = filters.CharFilter(lookup_expr="icontains", help_text="Part of the operator(s).")
-    started_after = DateBoundFilter("started_at", "gte", help_text="Start date on or after.")
-    started_before = DateBoundFilter("started_at", "lte", help_text="Start date on or before.")
+    started_after = filters.DateFilter(
+        field_name="started_on",
+        lookup_expr="gte",
+        help_text="Start date on or after (in the department's time zone).",
+    )
+    started_before = filters.DateFilter(
+        field_name="started_on",
+        lookup_expr="lte",
+        help_text="Start date on or before (in the department's time zone).",
+    )
 
     class Meta:
         model = Procedure

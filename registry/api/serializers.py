@@ -179,12 +179,31 @@ class FollowUpSerializer(serializers.ModelSerializer):
     procedure = ScopedPrimaryKeyRelatedField(Procedure)
     fractures = IdListField(
         required=False,
-        help_text=_("Fractures of that procedure; empty or absent = all of them."),
+        help_text=_(
+            "Fractures of that procedure; empty (or absent on creation) = all of them, "
+            "including fractures added later; absent on a PATCH = unchanged."
+        ),
+    )
+    all_fractures = serializers.BooleanField(
+        read_only=True,
+        help_text=_(
+            "True: every fracture of the procedure, including those added later "
+            "(fractures lists the current ones); false: only the fractures named."
+        ),
     )
     contact_at = AwareDateTimeField(help_text=_("Not before the procedure start."))
 
     class Meta:
         model = FollowUp
-        fields = ["id", "procedure", "fractures", "contact_at", "kind", "notes", "created_at"]
+        fields = [
+            "id",
+            "procedure",
+            "fractures",
+            "all_fractures",
+            "contact_at",
+            "kind",
+            "notes",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
         validators: list[Any] = []

@@ -1,15 +1,19 @@
 """The rates selector equals a naive recomputation from the raw rows, after random writes.
 
 The selector reads an outcome summary kept at write time (complications.outcomes)
-with conditional aggregates; anything tuned can drift from the rule it implements. So a seeded
-random sequence of writes goes through the real services (record, update the
-facts, override, move a procedure, add follow-up contacts, change which
-fractures a complication concerns, delete complications and contacts, correct a
-fracture's type or site, add a fracture, change the guidance, move a patient to
-another department, change a department's time zone), and after it the selector's numbers must
-equal those of the naive Python below, which reads the raw rows and applies
-docs/domain.md section 4 (and section 2 for the windows) literally, one unit at a
-time, for every unit, every window, by term and by SOC, over several selections
+with conditional aggregates; anything tuned can drift from the rule it implements.
+So a seeded random sequence of writes goes through the real services (record,
+update the facts, override, move a procedure, add follow-up contacts, change
+which fractures a complication concerns, delete complications and contacts,
+correct a fracture's type or site, add a fracture (mostly after contacts and
+complications recorded for all the fractures, which then cover it), change the
+guidance, move a patient to another department, change a department's time
+zone), in two departments in different time zones, and after it the selector's
+numbers must equal those of the naive Python below, which reads the raw rows and
+applies docs/domain.md section 4 (and section 2 for the windows) literally, one unit
+at a time (dates are local to each procedure's department; a contact or
+complication recorded for all the fractures covers the procedure's current
+ones), for every unit, every window, by term and by SOC, over several selections
 and two users (one scoped to a department). It runs on SQLite and PostgreSQL
 alike: nothing here needs either.
 """
@@ -23,7 +27,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from complications import services as complication_services
@@ -103,14 +106,14 @@ def naive_rates(
         p["pk"]: p
         for p in Procedure.objects.values("pk", "patient_id", "started_at", "ended_at", "guidance")
     }
-    local = ZoneInfo(settings.TIME_ZONE)
 
     def department_of(procedure_id: int) -> int:
         return patients[procedures[procedure_id]["patient_id"]]["department_id"]
 
     def selected(fracture: dict[str, Any]) -> bool:
         procedure = procedures[fracture["procedure_id"]]
-        day = procedure["started_at"].astimezone(local).date()
+        zone = ZoneInfo(zone_of[department_of(fracture["procedure_id"])])
+        day = procedure["started_at"].astimezone(zone).date()
         return (
             department_of(fracture["procedure_id"]) in departments
             and (fracture_type is None or fracture["type"] == fracture_type)
@@ -133,11 +136,20 @@ def naive_rates(
         units = set(unit_of_procedure.values())
 
     terms = {t["code"]: t for t in CtcaeTerm.objects.values("code", "name", "soc")}
+    # Recorded for all the fractures: the procedure's current ones; otherwise
+    # those named (the link rows, of which a deleted fracture's are gone).
+    of_procedure: dict[int, list[int]] = defaultdict(list)
+    for pk, procedure_id in Fracture.objects.values_list("pk", "procedure_id"):
+        of_procedure[procedure_id].append(pk)
     links: dict[int, list[int]] = defaultdict(list)
     for event_id, fracture_id in ComplicationEvent.fractures.through.objects.values_list(
         "complicationevent_id", "fracture_id"
     ):
         links[event_id].append(fracture_id)
+    for pk, procedure_id in ComplicationEvent.objects.filter(all_fractures=True).values_list(
+        "pk", "procedure_id"
+    ):
+        links[pk] = of_procedure[procedure_id]
     # Per unit and window: the grades of its complications there (with their terms).
     grades: dict[tuple[int, str], list[tuple[int, str]]] = defaultdict(list)
     for event in ComplicationEvent.objects.values(
@@ -171,6 +183,10 @@ def naive_rates(
         "followup_id", "fracture_id"
     ):
         covered[follow_up_id].append(fracture_id)
+    for pk, procedure_id in FollowUp.objects.filter(all_fractures=True).values_list(
+        "pk", "procedure_id"
+    ):
+        covered[pk] = of_procedure[procedure_id]
     after_end: set[int] = set()
     beyond_24h: set[int] = set()
     for contact in FollowUp.objects.values("pk", "procedure_id", "contact_at"):
@@ -273,7 +289,8 @@ class Cohort:
                 birth_date=date(1940 + number, 5, 17),
             )
             for _ in range(rng.choice((1, 1, 2))):
-                start = base + timedelta(days=rng.randint(0, 900), hours=rng.randint(0, 8))
+                # Any hour: near midnight UTC, New York's and Paris's dates differ.
+                start = base + timedelta(days=rng.randint(0, 900), hours=rng.randint(-9, 14))
                 procedure = registry_services.procedure_create(
                     patient=patient,
                     started_at=start,
@@ -351,12 +368,10 @@ class Cohort:
         )
 
     def refocus(self) -> None:
-        """Change which fractures a complication concerns."""
+        """Change which fractures a complication concerns (an empty list: all of them)."""
         event = self._event()
         if event is not None:
-            fractures = self.some_fractures(event.procedure) or list(
-                event.procedure.fractures.values_list("pk", flat=True)
-            )
+            fractures = self.some_fractures(event.procedure) or []
             complication_services.complication_update(event=event, fractures=fractures)
 
     def move(self) -> None:
@@ -400,8 +415,17 @@ class Cohort:
         )
 
     def add_fracture(self) -> None:
+        """A fracture recorded late, mostly on a procedure that already has contacts or
+        complications recorded for all its fractures (which then cover it)."""
+        covered = {
+            *FollowUp.objects.filter(all_fractures=True).values_list("procedure_id", flat=True),
+            *ComplicationEvent.objects.filter(all_fractures=True).values_list(
+                "procedure_id", flat=True
+            ),
+        }
+        candidates = [p for p in self.procedures if p.pk in covered and self.rng.random() < 0.8]
         registry_services.fracture_create(
-            procedure=self.fresh(self.rng.choice(self.procedures)),
+            procedure=self.fresh(self.rng.choice(candidates or self.procedures)),
             type=self.rng.choice(FRACTURE_TYPES),
             site=self.rng.choice(SITES),
             side="right",
@@ -453,7 +477,7 @@ def test_rates_equal_a_naive_recomputation_after_random_writes(
         (cohort.delete_event, 1),
         (cohort.delete_contact, 1),
         (cohort.retype, 2),
-        (cohort.add_fracture, 1),
+        (cohort.add_fracture, 3),
         (cohort.reguide, 1),
         (cohort.rehome, 1),
         (cohort.rezone, 1),
@@ -494,6 +518,17 @@ def test_rates_equal_a_naive_recomputation_after_random_writes(
         (admin_user, both, {"fracture_type": "insufficiency", "site": "sacrum"}),
         (head, {department.pk}, {"guidance": "fluoroscopy"}),
     ]
+    # Days at the edges of procedures' local dates: the UTC date of a start and
+    # the days around it (a New York evening is the next UTC day).
+    for procedure in rng.sample(cohort.procedures, 4):
+        day = Procedure.objects.get(pk=procedure.pk).started_at.astimezone(UTC).date()
+        selections += [
+            (admin_user, both, {"date_from": day, "date_to": day}),
+            (admin_user, both, {"date_from": day - timedelta(days=1), "date_to": day}),
+            (admin_user, both, {"date_from": day, "date_to": day + timedelta(days=1)}),
+            (admin_user, both, {"date_to": day}),
+            (admin_user, both, {"date_from": day}),
+        ]
     for user, departments, filters in selections:
         for unit in UNITS:
             expected = naive_rates(departments=departments, unit=unit, **filters)
