@@ -66,8 +66,9 @@ HEMOGLOBIN_LLN_G_DL: dict[str | None, float] = {"female": 12.0, "male": 13.5, No
 class GradingError(ValueError):
     """The facts cannot be graded for this term; the message names the term and its grades.
 
-    ``reason`` is "no_match" when no clause of any grade holds, and "beyond_term" when the facts
-    point at a grade the term lacks (death without grade 5, life-threatening without grade 4).
+    ``reason`` is "no_match" when no clause of any grade holds, "beyond_term" when the facts
+    point at a grade the term lacks (death without grade 5, life-threatening without grade 4),
+    and "contradiction" when a ticked clause says what the recorded facts deny.
     """
 
     def __init__(self, message: str, *, grades_available: tuple[int, ...], reason: str) -> None:
@@ -538,11 +539,16 @@ def _resolve(value: Any, lln: float) -> Any:
     return lln if value == "LLN" else value
 
 
-def _evaluate(spec: Spec, facts: Facts, lln: float) -> bool | None:
-    """Kleene three-valued logic: None when the answer depends on a fact that was not recorded."""
+def _evaluate(spec: Spec, facts: Facts, lln: float, *, peak: bool = False) -> bool | None:
+    """Kleene three-valued logic: None when the answer depends on a fact that was not recorded.
+
+    With ``peak``, an ordinal fact is read as the worst level reached, so any level from the
+    first one above "none" up to it may also have held: an intravenous intervention does not
+    deny that an oral one was indicated, but it denies "intervention not indicated".
+    """
     head = spec[0]
     if head in ("all", "any"):
-        results = [_evaluate(part, facts, lln) for part in spec[1]]
+        results = [_evaluate(part, facts, lln, peak=peak) for part in spec[1]]
         decisive = head == "any"  # True decides "any", False decides "all"
         if decisive in results:
             return decisive
@@ -553,6 +559,14 @@ def _evaluate(spec: Spec, facts: Facts, lln: float) -> bool | None:
     actual = getattr(facts, fact)
     if actual is None:
         return None
+    scale = ORDINAL_SCALES.get(fact)
+    if peak and scale is not None:
+        reached = scale[1 : scale.index(actual) + 1] or scale[:1]
+        return any(_compare(fact, op, level, expected, lln) for level in reached)
+    return _compare(fact, op, actual, expected, lln)
+
+
+def _compare(fact: str, op: str, actual: Any, expected: Any, lln: float) -> bool:
     if op == "is":
         return actual is expected
     if op == "in":
@@ -572,11 +586,17 @@ def _evaluate(spec: Spec, facts: Facts, lln: float) -> bool | None:
         return actual <= expected
     if op == "lt":
         return actual < expected
-    raise ValueError(f"Unknown operator {op!r} in clause predicate {spec!r}.")
+    raise ValueError(f"Unknown operator {op!r} for {fact}.")
 
 
-def _describe_facts(spec: Spec, facts: Facts, lln: float, sex: str | None) -> str:
-    parts = [f"{name}: {_show(getattr(facts, name))}" for name in _facts_in(spec)]
+def _describe_facts(
+    spec: Spec, facts: Facts, lln: float, sex: str | None, *, recorded_only: bool = False
+) -> str:
+    parts = [
+        f"{name}: {_show(getattr(facts, name))}"
+        for name in _facts_in(spec)
+        if not recorded_only or getattr(facts, name) is not None
+    ]
     if _mentions_lln(spec):
         parts.append(f"LLN {lln:.1f} g/dL for {sex or 'unknown sex'}")
     return ", ".join(parts)
@@ -640,6 +660,7 @@ def grade(term: Term, facts: Facts, *, sex: str | None = None) -> GradeResult:
             matched.append(Match(item.grade, item.text, "criteria"))
             explanations[(item.grade, item.text)] = "ticked in the checklist"
 
+    _refuse_contradicted_ticks(term, facts, compiled, ticked, lln, sex)
     warnings = _warnings(term, facts, compiled, used_facts)
     if used_lln and sex is None:
         warnings.append(
@@ -693,6 +714,56 @@ def grade(term: Term, facts: Facts, *, sex: str | None = None) -> GradeResult:
         grades_available=available,
         warnings=tuple(warnings),
     )
+
+
+def _condition(item: CompiledClause, compiled: Sequence[CompiledClause]) -> Spec | None:
+    """What the clause says in terms of facts, even where the facts alone do not grade it.
+
+    A clause left to the checklist because it holds when nothing happened still states facts,
+    and a threshold restated in other units states its primary clause's.
+    """
+    if item.spec is not None:
+        return item.spec
+    if item.alternative_of is not None:
+        for other in compiled:
+            if other.grade == item.grade and other.text == item.alternative_of:
+                return other.spec
+        return None
+    normalised = normalise_clause(item.text)
+    return _measurement_spec(normalised) or _generic_spec(normalised)
+
+
+def _refuse_contradicted_ticks(
+    term: Term,
+    facts: Facts,
+    compiled: Sequence[CompiledClause],
+    ticked: set[str],
+    lln: float,
+    sex: str | None,
+) -> None:
+    """A ticked clause the recorded facts deny is a contradiction, not a grade.
+
+    Reading the tick alone would let "Death" grade 5 beside ``death: false``; reading the facts
+    alone would silently drop what the clinician ticked. Ordinal facts are read as the worst
+    level reached (see `_evaluate`), measurements and yes/no facts as recorded.
+    """
+    problems: list[str] = []
+    for item in compiled:
+        if item.kind == "repeated" or normalise_clause(item.text) not in ticked:
+            continue
+        condition = _condition(item, compiled)
+        if condition is None or _evaluate(condition, facts, lln, peak=True) is not False:
+            continue
+        problems.append(
+            f'the ticked clause "{item.text}" (grade {item.grade}) contradicts the recorded '
+            f"facts ({_describe_facts(condition, facts, lln, sex, recorded_only=True)})"
+        )
+    if problems:
+        raise GradingError(
+            f"{term.name}: " + "; ".join(problems) + ". Untick the clause or correct the facts.",
+            grades_available=term.grades_available,
+            reason="contradiction",
+        )
 
 
 def _missing_fact_hint(item: CompiledClause, facts: Facts) -> list[str]:

@@ -292,3 +292,79 @@ def test_grades_1_2_are_minor_and_3_to_5_major(grade_: int, severity: str) -> No
 def test_severity_refuses_a_grade_outside_1_to_5(bad: int) -> None:
     with pytest.raises(ValueError, match="from 1 to 5"):
         severity_for(bad)
+
+
+# Each row: term, recorded facts, the ticked clause (CTCAE v5.0 wording), and a fact the refusal
+# names. Ordinal facts are the worst level reached, so only a lower level denies a clause.
+CONTRADICTED_TICKS: list[tuple[str, dict[str, Any], str, str]] = [
+    ("Death NOS", {"death": False}, "Death", "death: false"),
+    ("Sudden death NOS", {"death": False}, "Death", "death: false"),
+    (
+        "Fever",
+        {"temperature_c": 38.2},
+        ">40.0 degrees C (>104.0 degrees F) for >24 hrs",
+        "temperature_c: 38.2",
+    ),
+    (
+        "Fever",
+        {"temperature_c": 40.5, "fever_hours": 12},
+        ">40.0 degrees C (>104.0 degrees F) for >24 hrs",
+        "fever_hours: 12",
+    ),
+    ("Anemia", {"hemoglobin_g_dl": 9.5}, "Hgb <8.0 g/dL", "hemoglobin_g_dl: 9.5"),
+    ("Anemia", {"hemoglobin_g_dl": 9.5}, "<4.9 mmol/L", "hemoglobin_g_dl: 9.5"),
+    ("Anemia", {"transfusion_units": 0}, "transfusion indicated", "transfusion_units: 0"),
+    ("Wound infection", {"intervention": "oral"}, "invasive intervention indicated", "oral"),
+    ("Hematoma", {"symptoms": "none"}, "Mild symptoms", "symptoms: none"),
+    ("Hematoma", {"intervention": "iv"}, "intervention not indicated", "intervention: iv"),
+    ("Pain", {"symptoms": "mild"}, "Severe pain", "symptoms: mild"),
+    ("Pain", {"adl": "instrumental"}, "limiting self care ADL", "adl: instrumental"),
+    (
+        "Wound infection",
+        {"life_threatening": False},
+        "Life-threatening consequences",
+        "life_threatening: false",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "facts", "clause", "named_fact"), CONTRADICTED_TICKS)
+def test_it_refuses_a_ticked_clause_that_the_recorded_facts_contradict(
+    curated_by_name: dict[str, Term],
+    name: str,
+    facts: dict[str, Any],
+    clause: str,
+    named_fact: str,
+) -> None:
+    term = curated_by_name[name]
+    with pytest.raises(GradingError) as caught:
+        grade(term, parse_facts({**facts, "criteria": [clause]}, term))
+    assert caught.value.reason == "contradiction"
+    assert caught.value.grades_available == term.grades_available
+    assert f'"{clause}"' in str(caught.value)
+    assert named_fact in str(caught.value)
+
+
+# A tick the facts leave open, or that a worse recorded level still allows, grades as ticked.
+CONSISTENT_TICKS: list[tuple[str, dict[str, Any], str, int]] = [
+    ("Death NOS", {}, "Death", 5),
+    ("Fever", {"temperature_c": 40.5}, ">40.0 degrees C (>104.0 degrees F) for >24 hrs", 4),
+    # an IV antibiotic does not deny that an oral one was indicated first
+    ("Wound infection", {"intervention": "iv"}, "Localized, local intervention indicated", 3),
+    ("Pain", {"symptoms": "severe"}, "Mild pain", 3),
+    ("Pain", {"adl": "self_care"}, "limiting instrumental ADL", 3),
+]
+
+
+@pytest.mark.parametrize(("name", "facts", "clause", "expected"), CONSISTENT_TICKS)
+def test_a_ticked_clause_the_facts_allow_is_kept(
+    curated_by_name: dict[str, Term],
+    name: str,
+    facts: dict[str, Any],
+    clause: str,
+    expected: int,
+) -> None:
+    term = curated_by_name[name]
+    result = grade(term, parse_facts({**facts, "criteria": [clause]}, term))
+    assert result.grade == expected
+    assert any(match.clause == clause for match in result.matched)
