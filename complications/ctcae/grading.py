@@ -677,12 +677,19 @@ def grade(term: Term, facts: Facts, *, sex: str | None = None) -> GradeResult:
         )
     # Life-threatening facts point at grade 4; on a term without it they are refused unless one
     # of the term's own clauses takes them (Methemoglobinemia grade 3: "Requiring urgent
-    # intervention").
+    # intervention") or the event reached grade 5: a death is often preceded by a
+    # life-threatening state and an urgent intervention, and Death NOS has no grade 4 to hold them.
+    reached_death = any(match.grade == 5 for match in matched)
     for label, points_at_grade_4, name in (
         ("life-threatening consequences", facts.life_threatening is True, "life_threatening"),
         ("an urgent intervention", facts.intervention == "urgent", "intervention"),
     ):
-        if points_at_grade_4 and 4 not in available and name not in deciding_facts:
+        if (
+            points_at_grade_4
+            and 4 not in available
+            and name not in deciding_facts
+            and not reached_death
+        ):
             raise GradingError(
                 f"The facts record {label}, but {term.name} has no grade 4; it has grades "
                 f"{_grades_phrase(available)}. Choose a term whose grades reach the event, "

@@ -368,3 +368,48 @@ def test_a_ticked_clause_the_facts_allow_is_kept(
     result = grade(term, parse_facts({**facts, "criteria": [clause]}, term))
     assert result.grade == expected
     assert any(match.clause == clause for match in result.matched)
+
+
+@pytest.mark.parametrize("name", ["Death NOS", "Sudden death NOS"])
+@pytest.mark.parametrize(
+    "facts",
+    [
+        {"death": True, "life_threatening": True},
+        {"death": True, "intervention": "urgent"},
+        {"death": True, "life_threatening": True, "intervention": "urgent", "symptoms": "severe"},
+        {"life_threatening": True, "criteria": ["Death"]},
+    ],
+)
+def test_a_recorded_death_grades_5_even_beside_grade_4_facts_on_death_terms(
+    curated_by_name: dict[str, Term], name: str, facts: dict[str, Any]
+) -> None:
+    # Death NOS and Sudden death NOS have grade 5 "Death" alone (grades 1-4 are "-")
+    term = curated_by_name[name]
+    assert term.grades_available == (5,)
+    assert grade(term, parse_facts(facts, term)).grade == 5
+
+
+def test_the_grade_5_rule_wins_on_every_term_that_has_grade_5(
+    reference_terms: list[Term],
+) -> None:
+    with_death = [term for term in reference_terms if 5 in term.grades_available]
+    assert len(with_death) == 494
+    beside_death = [
+        Facts(death=True),
+        Facts(death=True, life_threatening=True),
+        Facts(death=True, intervention="urgent", hospitalization=True),
+        Facts(death=True, symptoms="severe", adl="self_care", disabling=True),
+        Facts(death=True, symptoms="none", intervention="none", hospitalization=False),
+        Facts(
+            death=True,
+            life_threatening=True,
+            intervention="urgent",
+            transfusion_units=4,
+            temperature_c=40.5,
+            fever_hours=30,
+            hemoglobin_g_dl=6.0,
+        ),
+    ]
+    for term in with_death:
+        for facts in beside_death:
+            assert grade(term, facts).grade == 5, (term.name, facts)
