@@ -15,7 +15,13 @@ from .catalogue import (
     term_to_record,
 )
 from .classification import OutcomeFacts, cirse_grade, sir_class
-from .coverage import CoverageReport, TermCoverage, coverage_report, format_report
+from .coverage import (
+    CoverageReport,
+    ReachedClause,
+    TermCoverage,
+    coverage_report,
+    format_report,
+)
 from .facts import ADL, FACT_NAMES, INTERVENTIONS, SYMPTOMS, Facts, FactsError, parse_facts
 from .grading import (
     GENERIC_CLAUSES,
@@ -65,6 +71,7 @@ __all__ = [
     "GradingError",
     "Match",
     "OutcomeFacts",
+    "ReachedClause",
     "Term",
     "TermCoverage",
     "Timing",

@@ -5,6 +5,9 @@ the generic facts and measurements or by naming it in ``criteria`` (the checklis
 neither can reach (empty text after normalisation) is listed as unreachable, never hidden.
 Clauses repeated later in the same term are counted apart ("repeated"): they are reached where
 they first appear, which is the only place their text can name.
+
+Per term, the report also lists the clauses the facts reach (with any qualifier they assume) and
+those only the checklist reaches, so a reviewer can check each mapping against the CTCAE text.
 """
 
 from __future__ import annotations
@@ -18,8 +21,17 @@ from .grading import compile_term
 
 
 @dataclass(frozen=True)
+class ReachedClause:
+    """A clause of a term: its grade, its CTCAE text, and the qualifier the facts assume, if any."""
+
+    grade: int
+    text: str
+    qualifier: str | None = None
+
+
+@dataclass(frozen=True)
 class TermCoverage:
-    """Clause counts of one term by how they are reached."""
+    """Clause counts of one term by how they are reached, and the clauses themselves."""
 
     code: str
     name: str
@@ -28,6 +40,8 @@ class TermCoverage:
     measurement: int
     checklist: int
     repeated: int
+    reached: tuple[ReachedClause, ...] = ()
+    checklist_only: tuple[ReachedClause, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,9 +68,15 @@ def coverage_report(terms: Iterable[Term]) -> CoverageReport:
     unreachable: list[tuple[str, int, str]] = []
     for term in terms:
         counts = {"generic": 0, "measurement": 0, "checklist": 0, "repeated": 0}
+        reached: list[ReachedClause] = []
+        checklist_only: list[ReachedClause] = []
         compiled = compile_term(term)
         for item in compiled:
             counts[item.kind] += 1
+            if item.kind in ("generic", "measurement"):
+                reached.append(ReachedClause(item.grade, item.text, item.qualifier))
+            elif item.kind == "checklist":
+                checklist_only.append(ReachedClause(item.grade, item.text))
             # criteria name clauses by their normalised text; an empty one cannot be named
             if item.kind == "checklist" and not normalise_clause(item.text):
                 unreachable.append((term.code, item.grade, item.text))
@@ -69,6 +89,8 @@ def coverage_report(terms: Iterable[Term]) -> CoverageReport:
                 measurement=counts["measurement"],
                 checklist=counts["checklist"],
                 repeated=counts["repeated"],
+                reached=tuple(reached),
+                checklist_only=tuple(checklist_only),
             )
         )
     return CoverageReport(
@@ -82,8 +104,12 @@ def coverage_report(terms: Iterable[Term]) -> CoverageReport:
     )
 
 
-def format_report(report: CoverageReport) -> str:
-    """A plain-text table: one line per term, then totals and any unreachable clauses."""
+def format_report(report: CoverageReport, *, clauses: bool = False) -> str:
+    """A plain-text table: one line per term, then totals and any unreachable clauses.
+
+    With ``clauses``, each term's line is followed by its clauses, grouped into those the facts
+    reach and those only the checklist reaches.
+    """
     name_width = max([len("term"), *(len(row.name) for row in report.terms)])
     header = (
         f"{'code':<8}  {'term':<{name_width}}  {'clauses':>7}  {'generic':>7}  "
@@ -95,6 +121,8 @@ def format_report(report: CoverageReport) -> str:
             f"{row.code:<8}  {row.name:<{name_width}}  {row.clauses:>7}  {row.generic:>7}  "
             f"{row.measurement:>7}  {row.checklist:>9}  {row.repeated:>8}"
         )
+        if clauses:
+            lines.extend(_clause_lines(row))
     lines.append("-" * len(header))
     lines.append(
         f"{'total':<8}  {f'{len(report.terms)} terms':<{name_width}}  {report.clauses:>7}  "
@@ -111,3 +139,15 @@ def format_report(report: CoverageReport) -> str:
     else:
         lines.append("Unreachable clauses: none.")
     return "\n".join(lines)
+
+
+def _clause_lines(row: TermCoverage) -> list[str]:
+    lines: list[str] = []
+    for title, items in (("reached by facts", row.reached), ("checklist only", row.checklist_only)):
+        if not items:
+            continue
+        lines.append(f"    {title}:")
+        for item in items:
+            assumed = f' (assuming "{item.qualifier}")' if item.qualifier else ""
+            lines.append(f"      grade {item.grade}: {item.text}{assumed}")
+    return lines

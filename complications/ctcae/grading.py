@@ -107,6 +107,8 @@ class CompiledClause:
     ``repeat_of`` is set when the same clause text already appears earlier in the term
     ("Symptomatic" at grades 1 and 2 of Muscle weakness lower limb): the text cannot tell the two
     apart, so it counts where it first appears and the repeat is kind "repeated".
+    ``qualifier`` is the part of the clause no fact records ("Localized" in "Localized, local
+    intervention indicated"): the facts reach the clause assuming it, and the rationale says so.
     """
 
     grade: int
@@ -115,6 +117,7 @@ class CompiledClause:
     spec: Spec | None
     alternative_of: str | None = None
     repeat_of: int | None = None
+    qualifier: str | None = None
 
 
 # --- Predicate building blocks --------------------------------------------------------------
@@ -154,6 +157,7 @@ INVASIVE: Spec = ("intervention", "ge", "invasive")
 ELECTIVE_INVASIVE: Spec = ("intervention", "eq", "invasive")
 NOT_INVASIVE: Spec = ("intervention", "lt", "invasive")
 NON_URGENT: Spec = ("intervention", "in", ("local", "oral", "iv", "minimally_invasive", "invasive"))
+NON_OPERATIVE: Spec = ("intervention", "in", ("local", "oral", "iv", "minimally_invasive"))
 URGENT: Spec = ("intervention", "eq", "urgent")
 
 
@@ -179,7 +183,7 @@ _GENERIC_ROWS: tuple[tuple[str, Spec], ...] = (
         r"life-threatening consequences and urgent intervention indicated",
         _all(LIFE_THREATENING, URGENT),
     ),
-    (r"disabling", DISABLING),
+    (r"disabling|disability", DISABLING),
     # Urgent interventions
     (rf"urgent (?:operative |invasive |medical )?intervention indicated{_EG}", URGENT),
     (r"requiring urgent intervention", URGENT),
@@ -217,9 +221,10 @@ _GENERIC_ROWS: tuple[tuple[str, Spec], ...] = (
         _all(SYMPTOMATIC, ELECTIVE_INVASIVE),
     ),
     (r"symptomatic but not limiting adl", _all(SYMPTOMATIC, NO_ADL_LIMIT)),
-    (r"mild(?: symptoms| pain)?", MILD),
-    (r"moderate(?: symptoms| pain)?", MODERATE),
-    (r"severe(?: symptoms| pain)?", SEVERE),
+    # A spinal fracture's symptom is its back pain (Spinal fracture grades 1-3).
+    (r"mild(?: symptoms| pain| back pain)?", MILD),
+    (r"moderate(?: symptoms| pain| back pain)?", MODERATE),
+    (r"severe(?: symptoms| pain| back pain)?", SEVERE),
     (r"asymptomatic or mild symptoms", MILD_AT_MOST),
     (r"severe or medically significant but not immediately life-threatening", SEVERE),
     (r"mild symptoms with no intervention indicated", _all(MILD, NO_INTERVENTION)),
@@ -243,13 +248,27 @@ _GENERIC_ROWS: tuple[tuple[str, Spec], ...] = (
         _any(TRANSFUSION, IV, HOSPITALIZATION),
     ),
     (rf"intervention (?:indicated|initiated){_EG}", ANY_INTERVENTION),
+    (r"treatment indicated", ANY_INTERVENTION),
+    # Medication, prescribed or not, is a medical intervention; which of the two it was is a
+    # qualifier no fact records (Renal colic, Spinal fracture: grades 1 and 2).
+    (
+        r"(?:(?:non)?prescription )?(?:medication|analgesics) indicated"
+        r"|nonprescription intervention indicated",
+        MEDICAL,
+    ),
+    (r"elective intervention indicated", NON_URGENT),
+    (r"non-operative intervention indicated", NON_OPERATIVE),
     (r"intervention initiated \(including over the counter medications\)", ANY_INTERVENTION),
     (r"non-urgent intervention indicated", NON_URGENT),
     (r"minimal, local or noninvasive intervention indicated", MINIMAL_LOCAL_NONINVASIVE),
     (rf"noninvasive intervention indicated{_EG}", MINIMAL_LOCAL_NONINVASIVE),
     (rf"(?:local|topical) intervention (?:indicated|initiated){_EG}", LOCAL),
+    (r"local therapy indicated(?: \([^)]*\))?|topical analgesics initiated", LOCAL),
+    (r"local symptomatic management|local wound care", LOCAL),
+    (rf"local care \(e\.g\., suturing\) or medical intervention indicated{_EG}", MEDICAL),
     (r"topical or oral intervention indicated", MINIMAL_LOCAL_NONINVASIVE),
     (rf"oral intervention indicated{_EG}", ORAL),
+    (r"oral therapy initiated", ORAL),
     (r"systemic intervention(?: indicated)?", SYSTEMIC),
     # "intravenous" is the fact for IV, intravenous and parenteral clauses.
     (
@@ -260,12 +279,26 @@ _GENERIC_ROWS: tuple[tuple[str, Spec], ...] = (
     (rf"iv intervention{_EG}", IV),
     (r"(?:iv antibiotics|intravenous therapy|iv fluids) indicated", IV),
     (r"steroids or iv fluids indicated", IV),
+    (r"outpatient iv hydration", _all(IV, NO_HOSPITALIZATION)),
     # Minimally invasive aspiration / drainage
     (r"minimally invasive evacuation or aspiration indicated", MINIMALLY_INVASIVE),
     (r"(?:simple|needle) aspiration indicated(?: \(single or multiple\))?", MINIMALLY_INVASIVE),
     # Invasive (radiologic, endoscopic or operative) interventions; "invasive" satisfies
     # invasive and operative clauses, and urgent is above it.
     (rf"(?:invasive|operative) intervention indicated{_EG}", INVASIVE),
+    (r"postoperative invasive intervention indicated", INVASIVE),
+    (r"revision by operative intervention indicated", INVASIVE),
+    # An invasive intervention on an injured vessel is its repair or revision.
+    (r"repair or revision indicated", INVASIVE),
+    # "A and/or B" holds when B does (Peripheral and Visceral arterial ischemia grade 3).
+    (
+        r"prolonged \(>=24 hrs\) or recurring symptoms and/or invasive intervention indicated",
+        INVASIVE,
+    ),
+    (
+        r"hospitalization or intervention indicated for pain control(?: \(e\.g\., [^)]*\))?",
+        _any(HOSPITALIZATION, INVASIVE),
+    ),
     (r"radiologic, endoscopic, or operative intervention indicated", INVASIVE),
     (rf"operative debridement or other invasive intervention indicated{_EG}", INVASIVE),
     (
@@ -295,6 +328,8 @@ _GENERIC_ROWS: tuple[tuple[str, Spec], ...] = (
         HOSPITALIZATION,
     ),
     (r"hospitalization not indicated", NO_HOSPITALIZATION),
+    # no intervention at all implies no catheter (Urinary retention grade 1)
+    (r"urinary, suprapubic or intermittent catheter placement not indicated", NO_INTERVENTION),
     (
         r"(?:tube feeding, tpn,? or|tube feeding or|tpn or|oxygen therapy or) hospitalization "
         r"indicated",
@@ -306,6 +341,10 @@ _GENERIC_ROWS: tuple[tuple[str, Spec], ...] = (
 GENERIC_CLAUSES: tuple[tuple[re.Pattern[str], Spec], ...] = tuple(
     (re.compile(pattern), spec) for pattern, spec in _GENERIC_ROWS
 )
+
+# A leading qualifier that no fact records, before a clause the facts do reach ("Localized, local
+# intervention indicated"; Wound dehiscence "Incisional separation, intervention not indicated").
+LEADING_QUALIFIER = re.compile(r"(?P<qualifier>localized|incisional separation), (?P<rest>.+)")
 
 # --- Measurement clauses, parsed from the text ------------------------------------------------
 
@@ -398,6 +437,13 @@ def _generic_spec(normalised: str) -> Spec | None:
     return None
 
 
+def _qualified_spec(clause: str) -> tuple[Spec, str] | None:
+    match = LEADING_QUALIFIER.fullmatch(normalise_clause(clause))
+    if match is None or (spec := _generic_spec(match.group("rest"))) is None:
+        return None
+    return spec, " ".join(clause.split())[: len(match.group("qualifier"))]
+
+
 def _compile_grade(grade: int, clauses: Sequence[str]) -> tuple[CompiledClause, ...]:
     compiled: list[CompiledClause] = []
     primaries: dict[str, str] = {}  # fact -> clause text, for unit alternatives
@@ -409,6 +455,9 @@ def _compile_grade(grade: int, clauses: Sequence[str]) -> tuple[CompiledClause, 
                 primaries.setdefault(fact, clause)
         elif (spec := _generic_spec(normalised)) is not None:
             compiled.append(CompiledClause(grade, clause, "generic", spec))
+        elif (qualified := _qualified_spec(clause)) is not None:
+            spec, qualifier = qualified
+            compiled.append(CompiledClause(grade, clause, "generic", spec, qualifier=qualifier))
         else:
             compiled.append(CompiledClause(grade, clause, "checklist", None))
     for index, item in enumerate(compiled):
@@ -502,10 +551,12 @@ def clause_kind(clause: str, *, siblings: Iterable[str] = ()) -> ClauseKind:
 
 
 def checklist(term: Term) -> dict[int, list[str]]:
-    """Per grade, the clauses no recorded fact can reach: the term's checklist for the clinician."""
+    """Per grade, the term's checklist for the clinician: the clauses no recorded fact can reach,
+    and those the facts reach only by assuming a qualifier no fact records ("Localized, ...")."""
     result: dict[int, list[str]] = {}
     for item in compile_term(term):
-        if item.kind == "checklist" and normalise_clause(item.text):
+        offered = item.kind == "checklist" or item.qualifier is not None
+        if offered and normalise_clause(item.text):
             result.setdefault(item.grade, []).append(item.text)
     return result
 
@@ -737,7 +788,10 @@ def _condition(item: CompiledClause, compiled: Sequence[CompiledClause]) -> Spec
                 return other.spec
         return None
     normalised = normalise_clause(item.text)
-    return _measurement_spec(normalised) or _generic_spec(normalised)
+    spec = _measurement_spec(normalised) or _generic_spec(normalised)
+    if spec is None and (qualified := _qualified_spec(item.text)) is not None:
+        spec = qualified[0]
+    return spec
 
 
 def _refuse_contradicted_ticks(
