@@ -109,15 +109,20 @@ class CompiledClause:
     apart, so it counts where it first appears and the repeat is kind "repeated".
     ``qualifier`` is the part of the clause no fact records ("Localized" in "Localized, local
     intervention indicated"): the facts reach the clause assuming it, and the rationale says so.
+    A clause of kind "qualified" reads the same facts as ``same_facts_as``, a clause of the lower
+    grade ``repeat_of``, and differs from it only by ``qualifier`` (Hypotension: "Medical
+    intervention indicated" at 3, "Non-urgent medical intervention indicated" at 2): the facts
+    give the lower grade, and the higher clause applies when ticked.
     """
 
     grade: int
     text: str
-    kind: ClauseKind | Literal["repeated"]
+    kind: ClauseKind | Literal["repeated", "qualified"]
     spec: Spec | None
     alternative_of: str | None = None
     repeat_of: int | None = None
     qualifier: str | None = None
+    same_facts_as: str | None = None
 
 
 # --- Predicate building blocks --------------------------------------------------------------
@@ -182,6 +187,11 @@ _GENERIC_ROWS: tuple[tuple[str, Spec], ...] = (
     (
         r"life-threatening consequences and urgent intervention indicated",
         _all(LIFE_THREATENING, URGENT),
+    ),
+    # The comma lists alternatives here (Delirium grade 4).
+    (
+        r"life-threatening consequences, threats of harm to self or others",
+        LIFE_THREATENING,
     ),
     (r"disabling|disability", DISABLING),
     # Urgent interventions
@@ -264,7 +274,7 @@ _GENERIC_ROWS: tuple[tuple[str, Spec], ...] = (
     (rf"noninvasive intervention indicated{_EG}", MINIMAL_LOCAL_NONINVASIVE),
     (rf"(?:local|topical) intervention (?:indicated|initiated){_EG}", LOCAL),
     (r"local therapy indicated(?: \([^)]*\))?|topical analgesics initiated", LOCAL),
-    (r"local symptomatic management|local wound care", LOCAL),
+    (r"local symptomatic management|local wound care|bedside local care indicated", LOCAL),
     (rf"local care \(e\.g\., suturing\) or medical intervention indicated{_EG}", MEDICAL),
     (r"topical or oral intervention indicated", MINIMAL_LOCAL_NONINVASIVE),
     (rf"oral intervention indicated{_EG}", ORAL),
@@ -509,8 +519,12 @@ def _compile_cached(key: tuple[Any, ...]) -> tuple[CompiledClause, ...]:
     #   cannot lift an event above the term's lowest grade ("Severe agitation; hospitalization
     #   not indicated" would make every unhospitalised agitation grade 3); it is left to the
     #   checklist there.
+    # - a clause whose facts already decide a lower grade differs from that grade's clause only by
+    #   a qualifier no fact records ("Non-urgent"); the facts give the lower grade and the
+    #   higher clause is left to the checklist (docs/domain.md, "Grading conventions").
     lowest = min(item.grade for item in compiled)
     first_grade: dict[str, int] = {}
+    reached: dict[Spec, CompiledClause] = {}
     result: list[CompiledClause] = []
     for item in compiled:
         key = normalise_clause(item.text)
@@ -520,15 +534,36 @@ def _compile_cached(key: tuple[Any, ...]) -> tuple[CompiledClause, ...]:
             )
             continue
         first_grade[key] = item.grade
-        if (
-            item.spec is not None
-            and item.grade > lowest
-            and _holds_when_nothing_happened(item.spec)
-        ):
+        if item.spec is None:
+            result.append(item)
+        elif item.grade > lowest and _holds_when_nothing_happened(item.spec):
             result.append(CompiledClause(item.grade, item.text, "checklist", None))
+        elif (lower := reached.get(item.spec)) is not None and lower.grade < item.grade:
+            result.append(
+                CompiledClause(
+                    item.grade,
+                    item.text,
+                    "qualified",
+                    None,
+                    repeat_of=lower.grade,
+                    qualifier=_difference(lower.text, item.text),
+                    same_facts_as=lower.text,
+                )
+            )
         else:
+            reached.setdefault(item.spec, item)
             result.append(item)
     return tuple(result)
+
+
+def _difference(lower: str, higher: str) -> str:
+    """The words that tell two clauses apart, as written: "Non-urgent" for Hypotension."""
+    lower_words, higher_words = lower.split(), higher.split()
+    folded_lower = {word.casefold() for word in lower_words}
+    folded_higher = {word.casefold() for word in higher_words}
+    only_lower = " ".join(word for word in lower_words if word.casefold() not in folded_higher)
+    only_higher = " ".join(word for word in higher_words if word.casefold() not in folded_lower)
+    return " / ".join(part for part in (only_lower, only_higher) if part)
 
 
 def compile_term(term: Term) -> tuple[CompiledClause, ...]:
@@ -555,7 +590,7 @@ def checklist(term: Term) -> dict[int, list[str]]:
     and those the facts reach only by assuming a qualifier no fact records ("Localized, ...")."""
     result: dict[int, list[str]] = {}
     for item in compile_term(term):
-        offered = item.kind == "checklist" or item.qualifier is not None
+        offered = item.kind in ("checklist", "qualified") or item.qualifier is not None
         if offered and normalise_clause(item.text):
             result.setdefault(item.grade, []).append(item.text)
     return result
@@ -701,7 +736,10 @@ def grade(term: Term, facts: Facts, *, sex: str | None = None) -> GradeResult:
             result = _evaluate(item.spec, facts, lln)
             if result:
                 matched.append(Match(item.grade, item.text, item.kind))  # type: ignore[arg-type]
-                explanations[(item.grade, item.text)] = _describe_facts(item.spec, facts, lln, sex)
+                explanation = _describe_facts(item.spec, facts, lln, sex)
+                if item.qualifier:
+                    explanation += f'; assuming "{item.qualifier}", which no fact records'
+                explanations[(item.grade, item.text)] = explanation
                 used_lln = used_lln or _mentions_lln(item.spec)
                 deciding_facts.update(_facts_in(item.spec))
                 continue
@@ -763,6 +801,7 @@ def grade(term: Term, facts: Facts, *, sex: str | None = None) -> GradeResult:
     rationale = f"Grade {decided}: " + "; ".join(
         f'"{match.clause}" ({explanations[(match.grade, match.clause)]})' for match in decisive
     )
+    rationale += "".join(_qualified_notes(compiled, matched, ticked, decided))
     ordered = tuple(sorted(matched, key=lambda match: -match.grade))
     return GradeResult(
         grade=decided,
@@ -772,6 +811,26 @@ def grade(term: Term, facts: Facts, *, sex: str | None = None) -> GradeResult:
         grades_available=available,
         warnings=tuple(warnings),
     )
+
+
+def _qualified_notes(
+    compiled: Sequence[CompiledClause], matched: Sequence[Match], ticked: set[str], decided: int
+) -> list[str]:
+    """Name the higher clause that the same facts would reach but for a qualifier."""
+    by_facts = {(m.grade, m.clause) for m in matched if m.source != "criteria"}
+    notes: list[str] = []
+    for item in compiled:
+        if (
+            item.kind == "qualified"
+            and item.grade > decided
+            and (item.repeat_of, item.same_facts_as) in by_facts
+            and normalise_clause(item.text) not in ticked
+        ):
+            notes.append(
+                f'. Grade {item.grade} "{item.text}" reads the same facts and differs only by '
+                f'"{item.qualifier}": tick it in the checklist if it applies'
+            )
+    return notes
 
 
 def _condition(item: CompiledClause, compiled: Sequence[CompiledClause]) -> Spec | None:

@@ -19,9 +19,10 @@ def test_every_clause_of_ctcae_is_reachable_and_counted(reference_terms: list[Te
     assert report.unreachable == []
     assert len(report.terms) == 837
     assert report.clauses == 5839
-    assert report.generic + report.measurement + report.checklist + report.repeated == 5839
+    kinds = ("generic", "measurement", "checklist", "repeated", "qualified")
+    assert sum(getattr(report, kind) for kind in kinds) == 5839
     for row in report.terms:
-        assert row.generic + row.measurement + row.checklist + row.repeated == row.clauses
+        assert sum(getattr(row, kind) for kind in kinds) == row.clauses
 
 
 def test_the_facts_reach_more_than_two_thirds_of_all_clauses(reference_terms: list[Term]) -> None:
@@ -29,6 +30,8 @@ def test_the_facts_reach_more_than_two_thirds_of_all_clauses(reference_terms: li
     assert report.reached_by_facts / report.clauses > 2 / 3
     assert report.measurement == 21  # Fever, Anemia, Hypothermia, Postoperative hemorrhage
     assert report.repeated == 12
+    # Hypotension, Renal colic, Spinal fracture, Wound complication (Grading conventions)
+    assert report.qualified == 4
 
 
 def test_it_counts_the_clauses_of_a_term_by_kind(curated_by_name: dict[str, Term]) -> None:
@@ -55,11 +58,11 @@ def test_the_text_report_has_a_row_per_term_and_totals(curated_by_name: dict[str
     text = format_report(coverage_report([curated_by_name["Fever"], curated_by_name["Pain"]]))
     lines = text.splitlines()
     assert lines[0].split() == [
-        "code", "term", "clauses", "generic", "measure", "checklist", "repeated",
+        "code", "term", "clauses", "generic", "measure", "checklist", "repeated", "qualified",
     ]  # fmt: skip
-    assert lines[2].split() == ["10016558", "Fever", "5", "1", "4", "0", "0"]
-    assert lines[3].split() == ["10033371", "Pain", "5", "5", "0", "0", "0"]
-    assert lines[5].split() == ["total", "2", "terms", "10", "6", "4", "0", "0"]
+    assert lines[2].split() == ["10016558", "Fever", "5", "1", "4", "0", "0", "0"]
+    assert lines[3].split() == ["10033371", "Pain", "5", "5", "0", "0", "0", "0"]
+    assert lines[5].split() == ["total", "2", "terms", "10", "6", "4", "0", "0", "0"]
     assert lines[6] == "Reached by facts: 10 of 10 (100.0%)."
     assert lines[7] == "Unreachable clauses: none."
 
@@ -120,7 +123,22 @@ def test_no_curated_clause_naming_only_what_facts_record_is_left_to_the_checklis
         for item in row.checklist_only
         if names_only_what_facts_record(item.text)
     ]
-    assert left == []
+    # only clauses whose facts already decide a lower grade stay on the checklist, where the
+    # qualifier that tells them apart decides (Grading conventions in docs/domain.md)
+    assert sorted(left) == [
+        ("Hypotension", 3, "Medical intervention indicated"),
+        ("Spinal fracture", 2, "prescription analgesics indicated"),
+    ]
+    rows = {row.name: row for row in report.terms}
+    assert (
+        ReachedClause(
+            3,
+            "Medical intervention indicated",
+            "Non-urgent",
+            "Non-urgent medical intervention indicated",
+        )
+        in rows["Hypotension"].checklist_only
+    )
     # the detector does see such clauses: they are the ones the facts reach
     reached = [
         item.text

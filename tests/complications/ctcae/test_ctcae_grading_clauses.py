@@ -134,6 +134,8 @@ CURATED_CASES: list[tuple[str, dict[str, Any], int, str]] = [
     ("Anemia", {"transfusion_units": 1}, 3, "transfusion indicated"),
     ("Hematoma", {"transfusion_units": 2}, 3, "Transfusion"),
     # clauses naming only an intervention, a symptom level or a disability
+    ("Delirium", {"life_threatening": True}, 4,
+     "Life-threatening consequences, threats of harm to self or others"),
     ("Sepsis", {"intervention": "iv"}, 3, "treatment indicated"),
     ("Urinary retention", {"intervention": "oral"}, 2, "medication indicated"),
     ("Urinary retention", {"intervention": "none"}, 1,
@@ -216,7 +218,7 @@ REFERENCE_CASES: list[tuple[str, dict[str, Any], int, str]] = [
      "elective operative intervention indicated requiring hospitalization"),
     ("Ankle fracture", {"intervention": "invasive", "hospitalization": False}, 2,
      "outpatient operative intervention indicated"),
-    ("Renal colic", {"intervention": "oral"}, 2, "prescription medication indicated"),
+    ("Renal colic", {"intervention": "oral"}, 1, "nonprescription medication indicated"),
     ("Laryngeal inflammation", {"intervention": "oral"}, 2, "analgesics indicated"),
     ("Cough", {"intervention": "oral"}, 1, "nonprescription intervention indicated"),
     ("Prostatic obstruction", {"intervention": "oral"}, 2, "elective intervention indicated"),

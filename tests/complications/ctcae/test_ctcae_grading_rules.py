@@ -413,3 +413,76 @@ def test_the_grade_5_rule_wins_on_every_term_that_has_grade_5(
     for term in with_death:
         for facts in beside_death:
             assert grade(term, facts).grade == 5, (term.name, facts)
+
+
+# Grading conventions (docs/domain.md): clauses of two grades that the same facts reach, told
+# apart only by a qualifier no fact records. (term, facts, grade, the qualifier named, the
+# higher clause offered on the checklist, its grade)
+QUALIFIED_PAIRS: list[tuple[str, dict[str, Any], int, str, str, int]] = [
+    # the reference study's per-procedural hypotension: fluids and a vasopressor bolus
+    ("Hypotension", {"intervention": "iv"}, 2, "Non-urgent", "Medical intervention indicated", 3),
+    ("Hypotension", {"intervention": "oral"}, 2, "Non-urgent", "Medical intervention indicated", 3),
+    ("Spinal fracture", {"intervention": "oral"}, 1, "nonprescription / prescription",
+     "prescription analgesics indicated", 2),
+    ("Wound complication", {"intervention": "local"}, 1, "topical intervention / Bedside local care",
+     "Bedside local care indicated", 2),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "facts", "expected", "qualifier", "higher", "higher_grade"), QUALIFIED_PAIRS
+)
+def test_facts_that_a_qualifier_alone_sets_apart_give_the_lower_grade_and_name_the_qualifier(
+    curated_by_name: dict[str, Term],
+    name: str,
+    facts: dict[str, Any],
+    expected: int,
+    qualifier: str,
+    higher: str,
+    higher_grade: int,
+) -> None:
+    term = curated_by_name[name]
+    result = grade(term, parse_facts(facts, term))
+    assert result.grade == expected
+    assert f'Grade {higher_grade} "{higher}"' in result.rationale
+    assert f'differs only by "{qualifier}"' in result.rationale
+    assert higher in checklist(term)[higher_grade]
+    ticked = grade(term, parse_facts({**facts, "criteria": [higher]}, term))
+    assert ticked.grade == higher_grade
+    assert "differs only by" not in ticked.rationale
+
+
+def test_hypotension_grade_3_still_comes_from_a_hospitalisation(
+    curated_by_name: dict[str, Term],
+) -> None:
+    # grade 3 reads "Medical intervention indicated; hospitalization indicated"
+    hypotension = curated_by_name["Hypotension"]
+    result = grade(hypotension, Facts(intervention="iv", hospitalization=True))
+    assert result.grade == 3
+    assert "differs only by" not in result.rationale
+
+
+def test_a_qualifier_no_fact_records_is_assumed_and_named(
+    curated_by_name: dict[str, Term],
+) -> None:
+    wound = curated_by_name["Wound infection"]
+    result = grade(wound, Facts(intervention="local"))
+    assert result.grade == 1
+    assert result.rationale == (
+        'Grade 1: "Localized, local intervention indicated" (intervention: local; assuming '
+        '"Localized", which no fact records)'
+    )
+    assert checklist(wound)[1] == ["Localized, local intervention indicated"]
+
+
+def test_a_clause_repeated_at_a_higher_grade_counts_at_the_lower_one_delirium(
+    curated_by_name: dict[str, Term],
+) -> None:
+    # Delirium: "urgent intervention indicated" at grade 3 and again at grade 4 beside
+    # "Life-threatening consequences, threats of harm to self or others"; the urgent intervention
+    # alone cannot tell 3 from 4, so it gives 3 and life-threatening consequences give 4.
+    delirium = curated_by_name["Delirium"]
+    assert "urgent intervention indicated" in delirium.clauses(3)
+    assert "urgent intervention indicated" in delirium.clauses(4)
+    assert grade(delirium, Facts(intervention="urgent")).grade == 3
+    assert grade(delirium, Facts(intervention="urgent", life_threatening=True)).grade == 4
