@@ -38,6 +38,7 @@ from .grading import (
     normalise_clause,
     severity_for,
 )
+from .messages import Message, english_texts, render
 from .rates import percent, proportion, rate_summary, wilson_interval
 from .timing import (
     DELAYED,
@@ -70,6 +71,7 @@ __all__ = [
     "GradeResult",
     "GradingError",
     "Match",
+    "Message",
     "OutcomeFacts",
     "ReachedClause",
     "Term",
@@ -78,6 +80,7 @@ __all__ = [
     "TimingError",
     "checklist",
     "cirse_grade",
+    "english_texts",
     "classify_onset",
     "clause_kind",
     "compile_term",
@@ -92,6 +95,7 @@ __all__ = [
     "proportion",
     "rate_summary",
     "read_ctcae_csv",
+    "render",
     "read_ctcae_xlsx",
     "severity_for",
     "sir_class",

@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from .catalogue import GRADES, Term
 from .facts import ORDINAL_SCALES, Facts, normalise_clause
+from .messages import FactNames, FactValues, Joined, Message, Translate, render_all
 
 __all__ = [
     "GENERIC_CLAUSES",
@@ -68,13 +69,24 @@ class GradingError(ValueError):
 
     ``reason`` is "no_match" when no clause of any grade holds, "beyond_term" when the facts
     point at a grade the term lacks (death without grade 5, life-threatening without grade 4),
-    and "contradiction" when a ticked clause says what the recorded facts deny.
+    and "contradiction" when a ticked clause says what the recorded facts deny. ``detail`` holds
+    the same text as messages, to render in the interface's language (`Message.render`).
     """
 
-    def __init__(self, message: str, *, grades_available: tuple[int, ...], reason: str) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        detail: Sequence[Message],
+        *,
+        grades_available: tuple[int, ...],
+        reason: str,
+    ) -> None:
+        self.detail = tuple(detail)
+        super().__init__(render_all(self.detail, sep=" "))
         self.grades_available = grades_available
         self.reason = reason
+
+    def render(self, translate: Translate | None = None) -> str:
+        return render_all(self.detail, translate, sep=" ")
 
 
 @dataclass(frozen=True)
@@ -88,7 +100,12 @@ class Match:
 
 @dataclass(frozen=True)
 class GradeResult:
-    """The automatic grade with its explanation."""
+    """The automatic grade with its explanation.
+
+    ``rationale`` and ``warnings`` are the English texts kept in the record; ``explanation`` and
+    ``warning_messages`` are the same as messages, for the interface's language
+    (`rationale_in`, `warnings_in`).
+    """
 
     grade: int
     severity: str
@@ -96,6 +113,14 @@ class GradeResult:
     matched: tuple[Match, ...]
     grades_available: tuple[int, ...]
     warnings: tuple[str, ...] = ()
+    explanation: tuple[Message, ...] = ()
+    warning_messages: tuple[Message, ...] = ()
+
+    def rationale_in(self, translate: Translate) -> str:
+        return render_all(self.explanation, translate, sep=". ")
+
+    def warnings_in(self, translate: Translate) -> tuple[str, ...]:
+        return tuple(message.render(translate) for message in self.warning_messages)
 
 
 @dataclass(frozen=True)
@@ -675,26 +700,12 @@ def _compare(fact: str, op: str, actual: Any, expected: Any, lln: float) -> bool
     raise ValueError(f"Unknown operator {op!r} for {fact}.")
 
 
-def _describe_facts(
-    spec: Spec, facts: Facts, lln: float, sex: str | None, *, recorded_only: bool = False
-) -> str:
-    parts = [
-        f"{name}: {_show(getattr(facts, name))}"
-        for name in _facts_in(spec)
-        if not recorded_only or getattr(facts, name) is not None
-    ]
-    if _mentions_lln(spec):
-        parts.append(f"LLN {lln:.1f} g/dL for {sex or 'unknown sex'}")
-    return ", ".join(parts)
-
-
-def _show(value: Any) -> str:
-    """Fact values as the API spells them: true/false, 40.5, iv."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+def _describe_facts(spec: Spec, facts: Facts, lln: float, sex: str | None) -> FactValues:
+    """The recorded facts a clause reads (an "or" clause may hold with some left blank)."""
+    items = tuple(
+        (name, getattr(facts, name)) for name in _facts_in(spec) if getattr(facts, name) is not None
+    )
+    return FactValues(items, (lln, sex) if _mentions_lln(spec) else None)
 
 
 def _mentions_lln(spec: Spec) -> bool:
@@ -721,14 +732,15 @@ def grade(term: Term, facts: Facts, *, sex: str | None = None) -> GradeResult:
         raise ValueError(f"sex must be 'female', 'male' or None, not {sex!r}.")
     lln = HEMOGLOBIN_LLN_G_DL[sex]
     available = term.grades_available
+    grades = _grades_phrase(available)
     compiled = compile_term(term)
     ticked = {key for text in facts.criteria if (key := normalise_clause(text))}
 
     matched: list[Match] = []
-    explanations: dict[tuple[int, str], str] = {}
+    explanations: dict[tuple[int, str], Message] = {}
     used_facts: set[str] = set()
     used_lln = False
-    hints: list[str] = []
+    hints: list[Message] = []
     deciding_facts: set[str] = set()  # facts read by the clauses that hold
     for item in compiled:
         if item.spec is not None:
@@ -736,10 +748,17 @@ def grade(term: Term, facts: Facts, *, sex: str | None = None) -> GradeResult:
             result = _evaluate(item.spec, facts, lln)
             if result:
                 matched.append(Match(item.grade, item.text, item.kind))  # type: ignore[arg-type]
-                explanation = _describe_facts(item.spec, facts, lln, sex)
-                if item.qualifier:
-                    explanation += f'; assuming "{item.qualifier}", which no fact records'
-                explanations[(item.grade, item.text)] = explanation
+                described = _describe_facts(item.spec, facts, lln, sex)
+                explanations[(item.grade, item.text)] = (
+                    Message.of(
+                        "clause_assuming",
+                        clause=item.text,
+                        facts=described,
+                        qualifier=item.qualifier,
+                    )
+                    if item.qualifier
+                    else Message.of("clause_by_facts", clause=item.text, facts=described)
+                )
                 used_lln = used_lln or _mentions_lln(item.spec)
                 deciding_facts.update(_facts_in(item.spec))
                 continue
@@ -747,20 +766,16 @@ def grade(term: Term, facts: Facts, *, sex: str | None = None) -> GradeResult:
                 hints.extend(_missing_fact_hint(item, facts))
         if item.kind != "repeated" and normalise_clause(item.text) in ticked:
             matched.append(Match(item.grade, item.text, "criteria"))
-            explanations[(item.grade, item.text)] = "ticked in the checklist"
+            explanations[(item.grade, item.text)] = Message.of("clause_ticked", clause=item.text)
 
-    _refuse_contradicted_ticks(term, facts, compiled, ticked, lln, sex)
+    _refuse_contradicted_ticks(facts, compiled, ticked, lln, sex, available)
     warnings = _warnings(term, facts, compiled, used_facts)
     if used_lln and sex is None:
-        warnings.append(
-            f"Sex unknown: the haemoglobin lower limit of normal was taken as {lln:.1f} g/dL."
-        )
+        warnings.append(Message.of("lln_assumed", lln=f"{lln:.1f}"))
 
     if facts.death and 5 not in available:
         raise GradingError(
-            f"The facts record death, but {term.name} has no grade 5; it has grades "
-            f"{_grades_phrase(available)}. Record the death under a term that has grade 5 "
-            f"(e.g. Death NOS).",
+            [Message.of("death_without_grade_5", term=term.name, grades=grades)],
             grades_available=available,
             reason="beyond_term",
         )
@@ -769,9 +784,9 @@ def grade(term: Term, facts: Facts, *, sex: str | None = None) -> GradeResult:
     # intervention") or the event reached grade 5: a death is often preceded by a
     # life-threatening state and an urgent intervention, and Death NOS has no grade 4 to hold them.
     reached_death = any(match.grade == 5 for match in matched)
-    for label, points_at_grade_4, name in (
-        ("life-threatening consequences", facts.life_threatening is True, "life_threatening"),
-        ("an urgent intervention", facts.intervention == "urgent", "intervention"),
+    for key, points_at_grade_4, name in (
+        ("life_threatening_without_grade_4", facts.life_threatening is True, "life_threatening"),
+        ("urgent_without_grade_4", facts.intervention == "urgent", "intervention"),
     ):
         if (
             points_at_grade_4
@@ -780,57 +795,53 @@ def grade(term: Term, facts: Facts, *, sex: str | None = None) -> GradeResult:
             and not reached_death
         ):
             raise GradingError(
-                f"The facts record {label}, but {term.name} has no grade 4; it has grades "
-                f"{_grades_phrase(available)}. Choose a term whose grades reach the event, "
-                f"or correct the facts.",
+                [Message.of(key, term=term.name, grades=grades)],
                 grades_available=available,
                 reason="beyond_term",
             )
 
     if not matched:
-        message = (
-            f"Facts fit no grade of {term.name}; it has grades {_grades_phrase(available)}: "
-            f"{_term_summary(term)}."
+        refusal = Message.of("no_match", term=term.name, grades=grades, summary=_term_summary(term))
+        raise GradingError(
+            [refusal, *dict.fromkeys(hints)], grades_available=available, reason="no_match"
         )
-        if hints:
-            message += " " + " ".join(dict.fromkeys(hints))
-        raise GradingError(message, grades_available=available, reason="no_match")
 
     decided = max(match.grade for match in matched)
     decisive = [match for match in matched if match.grade == decided]
-    rationale = f"Grade {decided}: " + "; ".join(
-        f'"{match.clause}" ({explanations[(match.grade, match.clause)]})' for match in decisive
+    explanation = (
+        Message.of(
+            "rationale",
+            grade=decided,
+            clauses=Joined(tuple(explanations[(m.grade, m.clause)] for m in decisive)),
+        ),
+        *_qualified_notes(compiled, matched, ticked, decided),
     )
-    rationale += "".join(_qualified_notes(compiled, matched, ticked, decided))
     ordered = tuple(sorted(matched, key=lambda match: -match.grade))
     return GradeResult(
         grade=decided,
         severity=severity_for(decided),
-        rationale=rationale,
+        rationale=render_all(explanation, sep=". "),
         matched=ordered,
         grades_available=available,
-        warnings=tuple(warnings),
+        warnings=tuple(str(message) for message in warnings),
+        explanation=explanation,
+        warning_messages=tuple(warnings),
     )
 
 
 def _qualified_notes(
     compiled: Sequence[CompiledClause], matched: Sequence[Match], ticked: set[str], decided: int
-) -> list[str]:
+) -> list[Message]:
     """Name the higher clause that the same facts would reach but for a qualifier."""
     by_facts = {(m.grade, m.clause) for m in matched if m.source != "criteria"}
-    notes: list[str] = []
-    for item in compiled:
-        if (
-            item.kind == "qualified"
-            and item.grade > decided
-            and (item.repeat_of, item.same_facts_as) in by_facts
-            and normalise_clause(item.text) not in ticked
-        ):
-            notes.append(
-                f'. Grade {item.grade} "{item.text}" reads the same facts and differs only by '
-                f'"{item.qualifier}": tick it in the checklist if it applies'
-            )
-    return notes
+    return [
+        Message.of("qualified_note", grade=item.grade, clause=item.text, qualifier=item.qualifier)
+        for item in compiled
+        if item.kind == "qualified"
+        and item.grade > decided
+        and (item.repeat_of, item.same_facts_as) in by_facts
+        and normalise_clause(item.text) not in ticked
+    ]
 
 
 def _condition(item: CompiledClause, compiled: Sequence[CompiledClause]) -> Spec | None:
@@ -854,12 +865,12 @@ def _condition(item: CompiledClause, compiled: Sequence[CompiledClause]) -> Spec
 
 
 def _refuse_contradicted_ticks(
-    term: Term,
     facts: Facts,
     compiled: Sequence[CompiledClause],
     ticked: set[str],
     lln: float,
     sex: str | None,
+    available: tuple[int, ...],
 ) -> None:
     """A ticked clause the recorded facts deny is a contradiction, not a grade.
 
@@ -867,34 +878,36 @@ def _refuse_contradicted_ticks(
     alone would silently drop what the clinician ticked. Ordinal facts are read as the worst
     level reached (see `_evaluate`), measurements and yes/no facts as recorded.
     """
-    problems: list[str] = []
+    problems: list[Message] = []
     for item in compiled:
         if item.kind == "repeated" or normalise_clause(item.text) not in ticked:
             continue
         condition = _condition(item, compiled)
         if condition is None or _evaluate(condition, facts, lln, peak=True) is not False:
             continue
+        described = _describe_facts(condition, facts, lln, sex)
         problems.append(
-            f'the ticked clause "{item.text}" (grade {item.grade}) contradicts the recorded '
-            f"facts ({_describe_facts(condition, facts, lln, sex, recorded_only=True)})"
+            Message.of("contradiction", clause=item.text, grade=item.grade, facts=described)
         )
     if problems:
         raise GradingError(
-            f"{term.name}: " + "; ".join(problems) + ". Untick the clause or correct the facts.",
-            grades_available=term.grades_available,
+            [*problems, Message.of("contradiction_advice")],
+            grades_available=available,
             reason="contradiction",
         )
 
 
-def _missing_fact_hint(item: CompiledClause, facts: Facts) -> list[str]:
+def _missing_fact_hint(item: CompiledClause, facts: Facts) -> list[Message]:
     """When a clause is undecided only for want of a fact, say which fact would decide it."""
     assert item.spec is not None
     names = _facts_in(item.spec)
-    missing = [name for name in names if getattr(facts, name) is None]
+    missing = tuple(name for name in names if getattr(facts, name) is None)
     present = [name for name in names if getattr(facts, name) is not None]
     if not present or not missing:
         return []
-    return [f'Grade {item.grade} "{item.text}" also needs {", ".join(missing)}.']
+    return [
+        Message.of("missing_fact", grade=item.grade, clause=item.text, facts=FactNames(missing))
+    ]
 
 
 def _warnings(
@@ -902,18 +915,18 @@ def _warnings(
     facts: Facts,
     compiled: Sequence[CompiledClause],
     used_facts: set[str],
-) -> list[str]:
+) -> list[Message]:
     """Facts that cannot influence this term's grade, so the clinician can spot a wrong term.
 
     Only affirmative facts are reported: "no" and "none" are statements of absence and harmless.
     """
-    warnings: list[str] = []
+    warnings: list[Message] = []
     for name, value in facts.recorded().items():
         if name in used_facts or value is False or value == "none" or value == 0:
             continue
-        warnings.append(f"{name} is recorded, but no clause of {term.name} uses it.")
+        warnings.append(Message.of("unused_fact", term=term.name, fact=FactNames((name,))))
     known = {normalise_clause(item.text) for item in compiled}
     for text in facts.criteria:
         if normalise_clause(text) not in known:
-            warnings.append(f'"{text}" is not a clause of {term.name}; it was ignored.')
+            warnings.append(Message.of("unknown_criterion", clause=text, term=term.name))
     return warnings

@@ -97,13 +97,14 @@ def test_the_rationale_quotes_each_deciding_clause_with_its_facts(
     )
     assert result.rationale == (
         'Grade 3: "IV antibiotic, antifungal, or antiviral intervention indicated" '
-        "(intervention: iv)"
+        "(intervention: intravenous)"
     )
     assert result.severity == "major"
     assert result.grades_available == (1, 2, 3, 4, 5)
     result = grade(curated_by_name["Pain"], Facts(symptoms="severe", adl="self_care"))
     assert result.rationale == (
-        'Grade 3: "Severe pain" (symptoms: severe); "limiting self care ADL" (adl: self_care)'
+        'Grade 3: "Severe pain" (symptoms: severe); "limiting self care ADL" '
+        "(ADL limitation: self-care)"
     )
 
 
@@ -250,9 +251,7 @@ def test_it_warns_about_facts_the_term_does_not_use(curated_by_name: dict[str, T
         curated_by_name["Pain in extremity"],
         Facts(symptoms="moderate", temperature_c=38.5, hospitalization=False, transfusion_units=0),
     )
-    assert result.warnings == (
-        "temperature_c is recorded, but no clause of Pain in extremity uses it.",
-    )
+    assert result.warnings == ("No clause of Pain in extremity uses the recorded temperature.",)
 
 
 def test_it_warns_about_criteria_that_are_not_clauses_of_the_term(
@@ -297,33 +296,33 @@ def test_severity_refuses_a_grade_outside_1_to_5(bad: int) -> None:
 # Each row: term, recorded facts, the ticked clause (CTCAE v5.0 wording), and a fact the refusal
 # names. Ordinal facts are the worst level reached, so only a lower level denies a clause.
 CONTRADICTED_TICKS: list[tuple[str, dict[str, Any], str, str]] = [
-    ("Death NOS", {"death": False}, "Death", "death: false"),
-    ("Sudden death NOS", {"death": False}, "Death", "death: false"),
+    ("Death NOS", {"death": False}, "Death", "death: no"),
+    ("Sudden death NOS", {"death": False}, "Death", "death: no"),
     (
         "Fever",
         {"temperature_c": 38.2},
         ">40.0 degrees C (>104.0 degrees F) for >24 hrs",
-        "temperature_c: 38.2",
+        "temperature: 38.2 °C",
     ),
     (
         "Fever",
         {"temperature_c": 40.5, "fever_hours": 12},
         ">40.0 degrees C (>104.0 degrees F) for >24 hrs",
-        "fever_hours: 12",
+        "fever duration: 12 h",
     ),
-    ("Anemia", {"hemoglobin_g_dl": 9.5}, "Hgb <8.0 g/dL", "hemoglobin_g_dl: 9.5"),
-    ("Anemia", {"hemoglobin_g_dl": 9.5}, "<4.9 mmol/L", "hemoglobin_g_dl: 9.5"),
-    ("Anemia", {"transfusion_units": 0}, "transfusion indicated", "transfusion_units: 0"),
+    ("Anemia", {"hemoglobin_g_dl": 9.5}, "Hgb <8.0 g/dL", "haemoglobin: 9.5 g/dL"),
+    ("Anemia", {"hemoglobin_g_dl": 9.5}, "<4.9 mmol/L", "haemoglobin: 9.5 g/dL"),
+    ("Anemia", {"transfusion_units": 0}, "transfusion indicated", "red cell units transfused: 0"),
     ("Wound infection", {"intervention": "oral"}, "invasive intervention indicated", "oral"),
     ("Hematoma", {"symptoms": "none"}, "Mild symptoms", "symptoms: none"),
-    ("Hematoma", {"intervention": "iv"}, "intervention not indicated", "intervention: iv"),
+    ("Hematoma", {"intervention": "iv"}, "intervention not indicated", "intervention: intravenous"),
     ("Pain", {"symptoms": "mild"}, "Severe pain", "symptoms: mild"),
-    ("Pain", {"adl": "instrumental"}, "limiting self care ADL", "adl: instrumental"),
+    ("Pain", {"adl": "instrumental"}, "limiting self care ADL", "ADL limitation: instrumental"),
     (
         "Wound infection",
         {"life_threatening": False},
         "Life-threatening consequences",
-        "life_threatening: false",
+        "life-threatening consequences: no",
     ),
 ]
 
