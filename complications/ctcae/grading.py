@@ -25,6 +25,8 @@ How it works, and why:
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -578,7 +580,61 @@ def _compile_cached(key: tuple[Any, ...]) -> tuple[CompiledClause, ...]:
         else:
             reached.setdefault(item.spec, item)
             result.append(item)
-    return tuple(result)
+    return tuple(_narrowed(result))
+
+
+# Values to try when comparing two predicates; measurements are left out (never compared).
+_DOMAINS: dict[str, tuple[Any, ...]] = {
+    **ORDINAL_SCALES,
+    **dict.fromkeys(("hospitalization", "disabling", "life_threatening", "death"), (False, True)),
+    "transfusion_units": (0, 1, 2, 3, 4),
+}
+
+
+@lru_cache(maxsize=8192)
+def _implies(first: Spec, second: Spec) -> bool:
+    """Whether every recorded combination of facts that makes ``first`` hold makes ``second``."""
+    names = list(dict.fromkeys(_facts_in(first) + _facts_in(second)))
+    if any(name not in _DOMAINS for name in names):
+        return False
+    for values in itertools.product(*(_DOMAINS[name] for name in names)):
+        facts = Facts(**dict(zip(names, values, strict=True)))
+        if _evaluate(first, facts, 0.0) and not _evaluate(second, facts, 0.0):
+            return False
+    return True
+
+
+def _narrowed(compiled: list[CompiledClause]) -> list[CompiledClause]:
+    """Keep a higher grade's clause from swallowing a lower grade's more precise one.
+
+    Bronchospasm writes "Mild symptoms" at grade 1 and "Symptomatic" at grade 2: read alone,
+    "Symptomatic" would grade every mild bronchospasm 2 and grade 1 could never be reached. A
+    higher clause that holds whenever a lower grade's clause does is therefore read as "and not
+    that lower clause"; an alternative of a higher clause that merely restates a lower clause
+    (Hypoparathyroidism grade 3 "medical intervention or hospitalization indicated" beside grade 2
+    "medical intervention indicated") is dropped from it. Facts still reach the higher grade by
+    what sets it apart (moderate symptoms; hospitalisation).
+    """
+    lower: list[CompiledClause] = []
+    result: list[CompiledClause] = []
+    for item in compiled:
+        spec = item.spec
+        if spec is not None and item.kind == "generic":
+            for other in lower:
+                if other.grade >= item.grade or other.spec is None:
+                    continue
+                if spec[0] == "any":
+                    kept = tuple(part for part in spec[1] if not _implies(part, other.spec))
+                    if kept and len(kept) < len(spec[1]):
+                        spec = kept[0] if len(kept) == 1 else _any(*kept)
+                if _implies(other.spec, spec):
+                    spec = _all(spec, ("not", other.spec))
+            if spec != item.spec:
+                item = dataclasses.replace(item, spec=spec)
+        if item.kind in ("generic", "measurement") and item.spec is not None:
+            lower.append(item)
+        result.append(item)
+    return result
 
 
 def _difference(lower: str, higher: str) -> str:
@@ -638,6 +694,8 @@ def severity_for(grade: int) -> str:
 
 def _facts_in(spec: Spec) -> list[str]:
     """Fact names a predicate reads, in order, without repeats."""
+    if spec[0] == "not":
+        return _facts_in(spec[1])
     if spec[0] in ("all", "any"):
         names: list[str] = []
         for part in spec[1]:
@@ -658,6 +716,9 @@ def _evaluate(spec: Spec, facts: Facts, lln: float, *, peak: bool = False) -> bo
     deny that an oral one was indicated, but it denies "intervention not indicated".
     """
     head = spec[0]
+    if head == "not":
+        inner = _evaluate(spec[1], facts, lln, peak=peak)
+        return None if inner is None else not inner
     if head in ("all", "any"):
         results = [_evaluate(part, facts, lln, peak=peak) for part in spec[1]]
         decisive = head == "any"  # True decides "any", False decides "all"
@@ -709,6 +770,8 @@ def _describe_facts(spec: Spec, facts: Facts, lln: float, sex: str | None) -> Fa
 
 
 def _mentions_lln(spec: Spec) -> bool:
+    if spec[0] == "not":
+        return _mentions_lln(spec[1])
     if spec[0] in ("all", "any"):
         return any(_mentions_lln(part) for part in spec[1])
     return spec[2] == "LLN"
@@ -845,17 +908,16 @@ def _qualified_notes(
 
 
 def _condition(item: CompiledClause, compiled: Sequence[CompiledClause]) -> Spec | None:
-    """What the clause says in terms of facts, even where the facts alone do not grade it.
+    """What the clause says in terms of facts, read from its text alone.
 
-    A clause left to the checklist because it holds when nothing happened still states facts,
-    and a threshold restated in other units states its primary clause's.
+    A clause left to the checklist because of its place in the term still states facts, one
+    narrowed beside a lower grade's clause (see `_narrowed`) still says what its text says, and
+    a threshold restated in other units states its primary clause's.
     """
-    if item.spec is not None:
-        return item.spec
     if item.alternative_of is not None:
         for other in compiled:
             if other.grade == item.grade and other.text == item.alternative_of:
-                return other.spec
+                return _condition(other, compiled)
         return None
     normalised = normalise_clause(item.text)
     spec = _measurement_spec(normalised) or _generic_spec(normalised)

@@ -485,3 +485,36 @@ def test_a_clause_repeated_at_a_higher_grade_counts_at_the_lower_one_delirium(
     assert "urgent intervention indicated" in delirium.clauses(4)
     assert grade(delirium, Facts(intervention="urgent")).grade == 3
     assert grade(delirium, Facts(intervention="urgent", life_threatening=True)).grade == 4
+
+
+# A higher clause that holds whenever a lower grade's clause does is read "and not that clause";
+# an alternative restating a lower clause is dropped (Grading conventions, rule 4).
+NARROWED: list[tuple[str, dict[str, Any], int]] = [
+    ("Bronchospasm", {"symptoms": "mild"}, 1),  # 1 "Mild symptoms", 2 "Symptomatic"
+    ("Bronchospasm", {"symptoms": "moderate"}, 2),
+    ("Hypoparathyroidism", {"intervention": "oral"}, 2),  # 2 "medical intervention indicated"
+    ("Hypoparathyroidism", {"hospitalization": True}, 3),  # 3 "... or hospitalization indicated"
+    ("Capillary leak syndrome", {"intervention": "oral"}, 2),  # 3 "intervention indicated"
+    ("Capillary leak syndrome", {"intervention": "invasive"}, 3),
+    # 2 "Moderate pain, analgesics indicated", 3 "medical intervention indicated"
+    ("Laryngeal mucositis", {"symptoms": "moderate", "intervention": "oral"}, 2),
+    ("Laryngeal mucositis", {"symptoms": "mild", "intervention": "iv"}, 3),
+    # 1 "Symptomatic but not limiting ADL", 2 "Symptomatic"
+    ("Night blindness", {"symptoms": "mild", "adl": "none"}, 1),
+    ("Night blindness", {"symptoms": "mild", "adl": "instrumental"}, 2),
+]
+
+
+@pytest.mark.parametrize(("name", "facts", "expected"), NARROWED)
+def test_a_broader_higher_clause_does_not_swallow_a_lower_grades_clause(
+    reference_by_name: dict[str, Term], name: str, facts: dict[str, Any], expected: int
+) -> None:
+    assert grade(reference_by_name[name], Facts(**facts)).grade == expected
+
+
+def test_a_narrowed_clause_ticked_still_says_what_its_text_says(
+    reference_by_name: dict[str, Term],
+) -> None:
+    bronchospasm = reference_by_name["Bronchospasm"]
+    ticked = grade(bronchospasm, Facts(symptoms="mild", criteria=("Symptomatic",)))
+    assert ticked.grade == 2
