@@ -7,6 +7,7 @@ import re
 from complications.ctcae import (
     ReachedClause,
     Term,
+    clause_kind,
     coverage_report,
     format_report,
     load_curated_catalogue,
@@ -123,12 +124,15 @@ def test_no_curated_clause_naming_only_what_facts_record_is_left_to_the_checklis
         for item in row.checklist_only
         if names_only_what_facts_record(item.text)
     ]
-    # only clauses whose facts already decide a lower grade stay on the checklist, where the
-    # qualifier that tells them apart decides (Grading conventions in docs/domain.md)
+    # Only clauses the engine maps but leaves to the checklist by their place in the term stay
+    # there (Grading conventions in docs/domain.md): facts that already decide a lower grade, told
+    # apart by a qualifier (4), and a clause that holds when nothing happened (6).
     assert sorted(left) == [
+        ("Agitation", 3, "hospitalization not indicated"),
         ("Hypotension", 3, "Medical intervention indicated"),
         ("Spinal fracture", 2, "prescription analgesics indicated"),
     ]
+    assert all(clause_kind(text) == "generic" for _name, _grade, text in left)
     rows = {row.name: row for row in report.terms}
     assert (
         ReachedClause(
