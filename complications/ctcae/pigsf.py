@@ -1,0 +1,69 @@
+"""The adverse events of screw fixation that CTCAE has no term for, as a controlled vocabulary.
+
+CTCAE v5.0 grades them with an "Other, specify" term, whose specifying text is free. Left free,
+"screw backed out", "back-out of screw" and "migration" become three rows of one by-term table.
+Each event below names the "Other, specify" term (and so the organ class) it is recorded under:
+
+- the screw's and the fixation's own failures (migration or back-out, loosening, breakage,
+  non-union or loss of fixation) under Musculoskeletal and connective tissue disorder, as the
+  reference study counts them;
+- what goes wrong during the procedure itself (a malpositioned screw, cement leaking out of the
+  bone, where the fracture records cement augmentation) under Injury, poisoning and procedural
+  complications;
+- fat or cement embolism under Vascular disorders.
+
+The specifying text stays free: it starts with the event's label, and anything after a colon is
+the clinician's own words ("Screw migration or back-out: into the gluteal muscles").
+`event_of` reads the event back from a term and a specifying text; ``code`` is what exports carry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MUSCULOSKELETAL_OTHER = "10028395"
+PROCEDURAL_OTHER = "10022117"
+VASCULAR_OTHER = "10047065"
+
+
+@dataclass(frozen=True)
+class PigsfEvent:
+    """A screw-fixation adverse event: export code, label, and its "Other, specify" term."""
+
+    code: str
+    label: str
+    term: str
+
+
+PIGSF_EVENTS: tuple[PigsfEvent, ...] = (
+    PigsfEvent("PIGSF-MALPOSITION", "Screw malposition", PROCEDURAL_OTHER),
+    PigsfEvent("PIGSF-MIGRATION", "Screw migration or back-out", MUSCULOSKELETAL_OTHER),
+    PigsfEvent("PIGSF-LOOSENING", "Screw loosening", MUSCULOSKELETAL_OTHER),
+    PigsfEvent("PIGSF-BREAKAGE", "Screw breakage", MUSCULOSKELETAL_OTHER),
+    PigsfEvent("PIGSF-CEMENT-LEAK", "Cement leakage", PROCEDURAL_OTHER),
+    PigsfEvent("PIGSF-NONUNION", "Non-union or loss of fixation", MUSCULOSKELETAL_OTHER),
+    PigsfEvent("PIGSF-EMBOLISM", "Fat or cement embolism", VASCULAR_OTHER),
+)
+_BY_LABEL = {event.label.casefold(): event for event in PIGSF_EVENTS}
+
+
+def events_for(term: str) -> tuple[PigsfEvent, ...]:
+    """The events recorded under the "Other, specify" term with MedDRA code ``term``."""
+    return tuple(event for event in PIGSF_EVENTS if event.term == term)
+
+
+def specify_text(event: PigsfEvent, detail: str = "") -> str:
+    """The specifying text that records ``event``, with the clinician's own words if any."""
+    detail = " ".join(detail.split())
+    return f"{event.label}: {detail}" if detail else event.label
+
+
+def event_of(term: str, specify: str) -> PigsfEvent | None:
+    """The event a specifying text records under ``term``; None for free text.
+
+    The label is matched whole, ignoring case and spacing, before an optional colon; an event's
+    label under another term is not the event (a malposition is not a vascular disorder).
+    """
+    label = " ".join(specify.split(":", 1)[0].split()).casefold()
+    event = _BY_LABEL.get(label)
+    return event if event is not None and event.term == term else None
