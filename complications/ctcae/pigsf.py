@@ -44,7 +44,6 @@ PIGSF_EVENTS: tuple[PigsfEvent, ...] = (
     PigsfEvent("PIGSF-NONUNION", "Non-union or loss of fixation", MUSCULOSKELETAL_OTHER),
     PigsfEvent("PIGSF-EMBOLISM", "Fat or cement embolism", VASCULAR_OTHER),
 )
-_BY_LABEL = {event.label.casefold(): event for event in PIGSF_EVENTS}
 
 
 def events_for(term: str) -> tuple[PigsfEvent, ...]:
@@ -58,12 +57,24 @@ def specify_text(event: PigsfEvent, detail: str = "") -> str:
     return f"{event.label}: {detail}" if detail else event.label
 
 
+def specify_forms(event: PigsfEvent) -> tuple[str, str]:
+    """What a specifying text recording ``event`` equals, or starts with (case aside).
+
+    The one statement of the rule: `event_of` applies it in Python, the complications filter
+    of the API as ``iexact`` / ``istartswith`` in the database.
+    """
+    return event.label, f"{event.label}:"
+
+
 def event_of(term: str, specify: str) -> PigsfEvent | None:
     """The event a specifying text records under ``term``; None for free text.
 
-    The label is matched whole, ignoring case and spacing, before an optional colon; an event's
-    label under another term is not the event (a malposition is not a vascular disorder).
+    An event's label under another term is not the event (a malposition is not a vascular
+    disorder).
     """
-    label = " ".join(specify.split(":", 1)[0].split()).casefold()
-    event = _BY_LABEL.get(label)
-    return event if event is not None and event.term == term else None
+    text = specify.casefold()
+    for event in events_for(term):
+        whole, prefix = specify_forms(event)
+        if text == whole.casefold() or text.startswith(prefix.casefold()):
+            return event
+    return None

@@ -41,7 +41,8 @@ def test_a_specifying_text_reads_back_as_its_event_with_or_without_free_words(ev
     text = specify_text(event, "  seen on the 6-week CT ")
     assert text == f"{event.label}: seen on the 6-week CT"
     assert event_of(event.term, text) == event
-    assert event_of(event.term, f"  {event.label.upper()} :extra") == event
+    assert event_of(event.term, f"{event.label.upper()}:extra") == event
+    assert event_of(event.term, f"{event.label} and more") is None
 
 
 def test_free_text_and_another_terms_label_are_not_events() -> None:
