@@ -10,17 +10,23 @@ How it works, and why:
   with a predicate written as nested tuples, e.g. ``("intervention", "eq", "iv")`` or
   ``("all", (spec, spec))``. `_evaluate` interprets them; nothing is built into code strings or
   evaluated. Each mapping is sound rather than complete: the facts it asks for imply the clause.
-  Clauses whose qualifiers no fact can express ("Localized, local intervention indicated") are
-  left to the term's checklist instead of being approximated.
+  A leading qualifier no fact records ("Localized, local intervention indicated") is assumed and
+  named in the rationale; clauses no fact can express otherwise are left to the checklist.
 - Measurement clauses (temperature, haemoglobin, transfused units) are parsed from the CTCAE text,
   so the numbers and the open/closed ends come from the NCI's wording, not from copies in code.
 - Facts are three-valued: a fact that was not recorded is unknown, and a clause that depends on
   it is neither true nor false. Negative clauses ("intervention not indicated") therefore hold
   only when the fact is recorded and absent.
-- Two kinds of clause only qualify their neighbours and would overgrade if read alone: a clause
-  repeated later in the same term counts where it first appears, and a clause that holds when
+- Some clauses only qualify their neighbours and would overgrade if read alone: a clause
+  repeated later in the same term counts where it first appears; a clause that holds when
   nothing happened ("hospitalization not indicated") is not read alone above the term's lowest
-  grade (see `_compile_cached`).
+  grade; a clause reading the same facts as a lower grade's, told apart only by a qualifier
+  ("Non-urgent"), is left to the checklist; and a broader higher clause does not swallow a
+  lower grade's precise one (see `_compile_cached` and `_narrowed`). The rules are stated for
+  users in docs/domain.md, "Grading conventions".
+- A ticked clause that the recorded facts deny is refused, not graded.
+- Rationales, warnings and refusals are `messages.Message` objects rendered in English for the
+  record and in the interface's language by the Django side.
 """
 
 from __future__ import annotations
