@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from complications import ctcae
+from complications.ctcae.pigsf import events_for, specify_text
 from complications.models import ComplicationEvent, CtcaeTerm, Window
 from complications.services import (
     complication_record,
@@ -387,6 +388,8 @@ def _term_json(term: CtcaeTerm) -> dict[str, Any]:
         "soc": term.soc,
         "label": term_label(term),
         "other_specify": core.is_other_specify,
+        # the screw-fixation events recorded under this "Other, specify" term; free text stays
+        "specify_options": [specify_text(event) for event in events_for(term.code)],
         "grades": {str(g): text for g, text in term.grades.items()},
         "grades_available": list(core.grades_available),
         "checklist": [[g, clauses] for g, clauses in sorted(term_checklist(term).items())],
