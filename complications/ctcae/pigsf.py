@@ -72,9 +72,10 @@ def event_of(term: str, specify: str) -> PigsfEvent | None:
     An event's label under another term is not the event (a malposition is not a vascular
     disorder).
     """
-    text = specify.casefold()
+    # lower(), not casefold(): the database's lower() must give the same answer
+    text = specify.lower()
     for event in events_for(term):
         whole, prefix = specify_forms(event)
-        if text == whole.casefold() or text.startswith(prefix.casefold()):
+        if text == whole.lower() or text.startswith(prefix.lower()):
             return event
     return None
