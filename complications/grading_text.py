@@ -1,5 +1,9 @@
 """The grading's rationales, warnings and refusals in the interface's language.
 
+What is shown is translated; what is stored is not: a complication keeps its rationale in
+English (the core's rendering), so that regrading, exports and the audit trail do not depend on
+the language of whoever saved it. Refusals are never stored and are always translated.
+
 The pure core (``complications.ctcae``) may not call gettext, so it returns structured messages
 and renders them through a translate function; this module supplies gettext. Each English text
 the core may look up is marked below for ``makemessages`` (context "ctcae grading", so that short

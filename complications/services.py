@@ -109,7 +109,7 @@ def _grade(
             }
         ) from None
     try:
-        return grading_text.in_active_language(ctcae.grade(core, parsed, sex=sex))
+        return ctcae.grade(core, parsed, sex=sex)
     except ctcae.GradingError as exc:
         raise ValidationError({"facts": [grading_text.refusal(exc)]}) from None
 

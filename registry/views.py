@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from complications import ctcae
+from complications import ctcae, grading_text
 from complications.ctcae.pigsf import events_for, specify_text
 from complications.models import ComplicationEvent, CtcaeTerm, Window
 from complications.services import (
@@ -560,8 +560,8 @@ def complication_preview(request: HttpRequest, pk: int) -> JsonResponse:
         if term is not None:
             result["grades_available"] = list(core_term(term).grades_available)
             try:
-                graded = grading_preview(
-                    term=term.code, facts=form.facts(), sex=procedure.patient.sex
+                graded = grading_text.in_active_language(
+                    grading_preview(term=term.code, facts=form.facts(), sex=procedure.patient.sex)
                 )
             except ValidationError as error:
                 errors.setdefault("facts", []).extend(error.message_dict.get("facts", []))

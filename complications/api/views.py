@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from complications import services
+from complications import grading_text, services
 from complications.api import serializers
 from complications.ctcae.pigsf import PIGSF_EVENTS, specify_forms
 from complications.models import ComplicationEvent, CtcaeTerm, Outcome, Window
@@ -140,7 +140,8 @@ class GradingPreviewView(APIView):
                 facts=query.validated_data.get("facts"),
                 sex=query.validated_data.get("sex"),
             )
-        return Response(serializers.GradeResultSerializer(result).data)
+        shown = grading_text.in_active_language(result)
+        return Response(serializers.GradeResultSerializer(shown).data)
 
 
 class CtcaeTermFilter(filters.FilterSet):

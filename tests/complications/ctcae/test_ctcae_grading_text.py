@@ -1,18 +1,25 @@
-"""The grading speaks the interface's language: French rationales, warnings and refusals."""
+"""The grading speaks the interface's language: French rationales, warnings and refusals, while
+the record keeps its rationale in English."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import trans_real
 
 from complications import ctcae, grading_text
-from complications.services import grading_preview
+from complications.services import complication_record, grading_preview
+from tests import factories
+from tests.conftest import api_client_for
 
 HYPOTENSION, PAIN_IN_EXTREMITY, FEVER = "10021097", "10033425", "10016558"
+PREVIEW = "/api/v1/grading/preview/"
 
 
 def test_every_text_of_the_core_is_marked_for_translation() -> None:
@@ -31,25 +38,49 @@ def french():
     translation.activate(settings.LANGUAGE_CODE)
 
 
-def test_in_english_the_preview_says_what_the_record_keeps(db) -> None:
+def test_the_preview_endpoint_answers_in_french(db, french, radiologist) -> None:
+    api = api_client_for(radiologist)
+    response = api.post(
+        PREVIEW,
+        {"term": HYPOTENSION, "facts": {"intervention": "iv", "temperature_c": 38.0}},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["grade"] == 2
+    assert body["rationale"].startswith(
+        "Grade 2 : « Non-urgent medical intervention indicated » (intervention : intraveineuse). "
+        "Le grade 3 « Medical intervention indicated » repose sur les mêmes faits"
+    )
+    assert "« Non-urgent »" in body["rationale"]
+    assert body["warnings"] == [
+        "Aucun critère de Hypotension n'utilise la donnée saisie « température »."
+    ]
+
+
+def test_the_english_rendering_is_the_cores(db) -> None:
     with translation.override("en"):
         result = grading_preview(term=HYPOTENSION, facts={"intervention": "iv"})
+        shown = grading_text.in_active_language(result)
+    assert shown.rationale == result.rationale
     assert result.rationale.startswith(
         'Grade 2: "Non-urgent medical intervention indicated" (intervention: intravenous). '
         'Grade 3 "Medical intervention indicated" reads the same facts'
     )
 
 
-def test_the_rationale_and_warnings_read_in_french(db, french) -> None:
-    result = grading_preview(term=HYPOTENSION, facts={"intervention": "iv", "temperature_c": 38.0})
-    assert result.grade == 2
-    assert result.rationale.startswith(
-        "Grade 2 : « Non-urgent medical intervention indicated » (intervention : intraveineuse). "
-        "Le grade 3 « Medical intervention indicated » repose sur les mêmes faits"
+def test_a_complication_saved_in_french_keeps_its_rationale_in_english(db, french, department):
+    procedure = factories.procedure(factories.patient(department))
+    factories.fracture(procedure)
+    event = complication_record(
+        procedure=procedure,
+        term=HYPOTENSION,
+        facts={"intervention": "iv"},
+        onset_at=procedure.ended_at + timedelta(hours=1),
     )
-    assert "« Non-urgent »" in result.rationale
-    assert result.warnings == (
-        "Aucun critère de Hypotension n'utilise la donnée saisie « température ».",
+    assert event.grade_rationale.startswith(
+        'Grade 2: "Non-urgent medical intervention indicated" (intervention: intravenous).'
     )
 
 
@@ -69,3 +100,18 @@ def test_refusals_read_in_french(db, french, term, facts, french_text) -> None:
     with pytest.raises(ValidationError) as caught:
         grading_preview(term=term, facts=facts)
     assert french_text in caught.value.message_dict["facts"][0]
+
+
+def test_the_case_forms_live_grade_reads_in_french(db, french, client, radiologist, department):
+    procedure = factories.procedure(factories.patient(department))
+    factories.fracture(procedure)
+    client.force_login(radiologist)
+    response = client.post(
+        reverse("case-complication-preview", args=[procedure.pk]),
+        {"term": HYPOTENSION, "onset_kind": "during", "intervention": "iv"},
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert response.status_code == 200
+    assert response.json()["rationale"].startswith(
+        "Grade 2 : « Non-urgent medical intervention indicated » (intervention : intraveineuse)."
+    )
