@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 
+from django.utils import translation
 from django.utils.translation import pgettext, pgettext_lazy
 
 from complications import ctcae
+from complications.models import ComplicationEvent
 
 CONTEXT = "ctcae grading"
 
@@ -113,6 +115,27 @@ def warnings(result: ctcae.GradeResult) -> tuple[str, ...]:
 
 def refusal(error: ctcae.GradingError) -> str:
     return error.render(translate)
+
+
+def recorded_rationale(event: ComplicationEvent, *, sex: str | None) -> str:
+    """A stored complication's rationale in the active language.
+
+    The record keeps English; the facts are graded again to show the same explanation
+    translated. Should the grade no longer come out as recorded (the catalogue or the rules
+    changed since), the recorded text is shown as it is.
+    """
+    if translation.get_language() in (None, "en") or not event.facts:
+        return event.grade_rationale
+    from complications.services import core_term  # services imports this module
+
+    core = core_term(event.term)
+    try:
+        result = ctcae.grade(core, ctcae.parse_facts(event.facts, core), sex=sex)
+    except (ctcae.FactsError, ctcae.GradingError):
+        return event.grade_rationale
+    if result.grade != event.auto_grade:
+        return event.grade_rationale
+    return ". ".join([result.rationale_in(translate), *result.warnings_in(translate)])
 
 
 def in_active_language(result: ctcae.GradeResult) -> ctcae.GradeResult:

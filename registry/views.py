@@ -326,6 +326,8 @@ def _render_case(
     complications = list(
         procedure.complications.select_related("term").prefetch_related("fractures")
     )
+    for event in complications:
+        event.rationale_shown = grading_text.recorded_rationale(event, sex=procedure.patient.sex)
     if follow_up_form is None:
         follow_up_form = FollowUpForm(
             initial={"contact_at": timezone.localtime().replace(second=0, microsecond=0)},

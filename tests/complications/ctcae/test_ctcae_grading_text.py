@@ -115,3 +115,23 @@ def test_the_case_forms_live_grade_reads_in_french(db, french, client, radiologi
     assert response.json()["rationale"].startswith(
         "Grade 2 : « Non-urgent medical intervention indicated » (intervention : intraveineuse)."
     )
+
+
+def test_the_case_page_shows_a_recorded_rationale_in_french(
+    db, french, client, radiologist, department
+):
+    procedure = factories.procedure(factories.patient(department))
+    factories.fracture(procedure)
+    with translation.override("en"):
+        complication_record(
+            procedure=procedure,
+            term=HYPOTENSION,
+            facts={"intervention": "iv"},
+            onset_at=procedure.ended_at + timedelta(hours=1),
+        )
+    client.force_login(radiologist)
+    page = client.get(
+        reverse("case-detail", args=[procedure.pk]), HTTP_ACCEPT_LANGUAGE="fr"
+    ).content.decode()
+    assert "(intervention : intraveineuse)" in page
+    assert "(intervention: intravenous)" not in page
