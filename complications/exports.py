@@ -108,6 +108,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from complications.ctcae import MAJOR_GRADE
+from complications.ctcae.pigsf import event_of
 from complications.models import ComplicationEvent, ExportJob, Outcome, Window
 from complications.selectors import selected_fractures
 from registry import spreadsheets
@@ -364,6 +365,7 @@ COMPLICATION_COLUMNS = [
     "term_name",
     "soc",
     "specify",
+    "pigsf_event",
     "onset_at",
     "onset_date",
     "during_procedure",
@@ -452,6 +454,9 @@ def _complication_row(raw: Mapping[str, Any], fracture_ids: list[int], selection
         "term_name": raw["term__name"],
         "soc": raw["term__soc"],
         "specify": raw["specify"],
+        "pigsf_event": pigsf_event.code
+        if (pigsf_event := event_of(raw["term_id"], raw["specify"]))
+        else None,
         "onset_at": raw["onset_at"].astimezone(zone) if raw["onset_at"] else None,
         "onset_date": raw["onset_date"],
         "during_procedure": raw["during_procedure"],

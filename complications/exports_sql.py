@@ -82,6 +82,7 @@ from django.db.models import QuerySet
 
 from complications import exports
 from complications.ctcae import MAJOR_GRADE
+from complications.ctcae.pigsf import PIGSF_EVENTS, specify_forms
 from complications.models import ComplicationEvent, Window
 from registry import spreadsheets
 from registry.scoping import scope_to_user
@@ -111,6 +112,23 @@ def _text(expr: str) -> str:
         f" THEN '\"' || {prefix} || replace({expr}, '\"', '\"\"') || '\"' "
         f"ELSE {prefix} || coalesce({expr}, '') END"
     )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _pigsf_event(term: str, specify: str) -> str:
+    """The screw-fixation event's export code, by the vocabulary's rule (`specify_forms`)."""
+    branches = []
+    for event in PIGSF_EVENTS:
+        whole, prefix = specify_forms(event)
+        branches.append(
+            f"WHEN {term} = {_literal(event.term)} AND (lower({specify}) = {_literal(whole.lower())}"
+            f" OR left(lower({specify}), {len(prefix)}) = {_literal(prefix.lower())})"
+            f" THEN {_literal(event.code)}"
+        )
+    return f"CASE {' '.join(branches)} ELSE '' END"
 
 
 def _int(expr: str) -> str:
@@ -311,6 +329,7 @@ def _complications_query(selection: Any, using: str) -> tuple[str, tuple[Any, ..
         "term_name": _text("t.name"),
         "soc": _text("t.soc"),
         "specify": _text("e.specify"),
+        "pigsf_event": _pigsf_event("e.term_id", "e.specify"),
         "onset_at": _datetime("e.onset_at", zone),
         "onset_date": _date("e.onset_date"),
         "during_procedure": _bool("e.during_procedure"),

@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from complications import ctcae
+from complications import ctcae, grading_text
 from complications.live import bump_stats_version
 from complications.models import ComplicationEvent, CtcaeTerm, Outcome
 from complications.outcomes import outcomes_refresh
@@ -125,7 +125,7 @@ def _grade(
     try:
         return ctcae.grade(core, parsed, sex=sex)
     except ctcae.GradingError as exc:
-        raise ValidationError({"facts": [str(exc)]}) from None
+        raise ValidationError({"facts": [grading_text.refusal(exc)]}) from None
 
 
 def _timing(

@@ -220,7 +220,7 @@ def _events(late: set[int]) -> list[DemoEvent]:
         DemoEvent(
             47,
             HYPOTENSION,
-            {"criteria": ["Non-urgent medical intervention indicated"]},
+            {"intervention": "iv"},
             2,
             description="Hypotension after induction; fluids and vasopressor bolus.",
             relatedness="probable",
@@ -315,7 +315,7 @@ def _events(late: set[int]) -> list[DemoEvent]:
         DemoEvent(
             d[20],
             FRACTURE,
-            {"symptoms": "severe", "criteria": ["Operative intervention indicated"]},
+            {"symptoms": "severe", "intervention": "invasive"},
             3,
             hours=30 * 24,
             relatedness="probable",

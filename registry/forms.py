@@ -417,6 +417,8 @@ class ComplicationForm(VersionedForm):
         max_length=255,
         required=False,
         help_text=_("Required for an “Other, specify” term."),
+        # suggests the screw-fixation events of the chosen term; any other text is accepted
+        widget=forms.TextInput(attrs={"list": "specify-options"}),
     )
     fractures = FractureChoiceField(
         label=_("Fractures concerned"),

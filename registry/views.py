@@ -31,7 +31,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from complications import ctcae
+from complications import ctcae, grading_text
+from complications.ctcae.pigsf import events_for, specify_text
 from complications.models import ComplicationEvent, CtcaeTerm, Window
 from complications.services import (
     complication_record,
@@ -325,6 +326,8 @@ def _render_case(
     complications = list(
         procedure.complications.select_related("term").prefetch_related("fractures")
     )
+    for event in complications:
+        event.rationale_shown = grading_text.recorded_rationale(event, sex=procedure.patient.sex)
     if follow_up_form is None:
         follow_up_form = FollowUpForm(
             initial={"contact_at": timezone.localtime().replace(second=0, microsecond=0)},
@@ -387,6 +390,8 @@ def _term_json(term: CtcaeTerm) -> dict[str, Any]:
         "soc": term.soc,
         "label": term_label(term),
         "other_specify": core.is_other_specify,
+        # the screw-fixation events recorded under this "Other, specify" term; free text stays
+        "specify_options": [specify_text(event) for event in events_for(term.code)],
         "grades": {str(g): text for g, text in term.grades.items()},
         "grades_available": list(core.grades_available),
         "checklist": [[g, clauses] for g, clauses in sorted(term_checklist(term).items())],
@@ -558,8 +563,8 @@ def complication_preview(request: HttpRequest, pk: int) -> JsonResponse:
         if term is not None:
             result["grades_available"] = list(core_term(term).grades_available)
             try:
-                graded = grading_preview(
-                    term=term.code, facts=form.facts(), sex=procedure.patient.sex
+                graded = grading_text.in_active_language(
+                    grading_preview(term=term.code, facts=form.facts(), sex=procedure.patient.sex)
                 )
             except ValidationError as error:
                 errors.setdefault("facts", []).extend(error.message_dict.get("facts", []))

@@ -13,8 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from complications import services
+from complications import grading_text, services
 from complications.api import serializers
+from complications.ctcae.pigsf import PIGSF_EVENTS, specify_forms
 from complications.models import ComplicationEvent, CtcaeTerm, Outcome, Window
 from registry.api.filters import IdFilter, department_filter
 from registry.api.parsers import BoundedJSONParser
@@ -33,6 +34,11 @@ class ComplicationFilter(filters.FilterSet):
     window = filters.ChoiceFilter(choices=Window.choices)
     severity = filters.ChoiceFilter(choices=serializers.SEVERITIES, method="filter_severity")
     outcome = filters.ChoiceFilter(choices=Outcome.choices)
+    pigsf_event = filters.ChoiceFilter(
+        choices=[(event.code, event.label) for event in PIGSF_EVENTS],
+        method="filter_pigsf_event",
+        help_text="A screw-fixation event of the controlled vocabulary (its export code).",
+    )
     onset_after = filters.DateFilter(
         method="filter_onset_after", help_text="Onset on or after this date (local day)."
     )
@@ -53,7 +59,15 @@ class ComplicationFilter(filters.FilterSet):
             "window",
             "severity",
             "outcome",
+            "pigsf_event",
         ]
+
+    def filter_pigsf_event(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        (event,) = (event for event in PIGSF_EVENTS if event.code == value)
+        whole, prefix = specify_forms(event)
+        return queryset.filter(
+            Q(specify__iexact=whole) | Q(specify__istartswith=prefix), term_id=event.term
+        )
 
     def filter_severity(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
         return queryset.filter(grade__gte=3) if value == "major" else queryset.filter(grade__lte=2)
@@ -126,7 +140,8 @@ class GradingPreviewView(APIView):
                 facts=query.validated_data.get("facts"),
                 sex=query.validated_data.get("sex"),
             )
-        return Response(serializers.GradeResultSerializer(result).data)
+        shown = grading_text.in_active_language(result)
+        return Response(serializers.GradeResultSerializer(shown).data)
 
 
 class CtcaeTermFilter(filters.FilterSet):

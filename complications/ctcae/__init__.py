@@ -15,7 +15,13 @@ from .catalogue import (
     term_to_record,
 )
 from .classification import OutcomeFacts, cirse_grade, sir_class
-from .coverage import CoverageReport, TermCoverage, coverage_report, format_report
+from .coverage import (
+    CoverageReport,
+    ReachedClause,
+    TermCoverage,
+    coverage_report,
+    format_report,
+)
 from .facts import ADL, FACT_NAMES, INTERVENTIONS, SYMPTOMS, Facts, FactsError, parse_facts
 from .grading import (
     GENERIC_CLAUSES,
@@ -32,6 +38,7 @@ from .grading import (
     normalise_clause,
     severity_for,
 )
+from .messages import Message, english_texts, render
 from .rates import percent, proportion, rate_summary, wilson_interval
 from .timing import (
     DELAYED,
@@ -64,13 +71,16 @@ __all__ = [
     "GradeResult",
     "GradingError",
     "Match",
+    "Message",
     "OutcomeFacts",
+    "ReachedClause",
     "Term",
     "TermCoverage",
     "Timing",
     "TimingError",
     "checklist",
     "cirse_grade",
+    "english_texts",
     "classify_onset",
     "clause_kind",
     "compile_term",
@@ -85,6 +95,7 @@ __all__ = [
     "proportion",
     "rate_summary",
     "read_ctcae_csv",
+    "render",
     "read_ctcae_xlsx",
     "severity_for",
     "sir_class",

@@ -10,21 +10,29 @@ How it works, and why:
   with a predicate written as nested tuples, e.g. ``("intervention", "eq", "iv")`` or
   ``("all", (spec, spec))``. `_evaluate` interprets them; nothing is built into code strings or
   evaluated. Each mapping is sound rather than complete: the facts it asks for imply the clause.
-  Clauses whose qualifiers no fact can express ("Localized, local intervention indicated") are
-  left to the term's checklist instead of being approximated.
+  A leading qualifier no fact records ("Localized, local intervention indicated") is assumed and
+  named in the rationale; clauses no fact can express otherwise are left to the checklist.
 - Measurement clauses (temperature, haemoglobin, transfused units) are parsed from the CTCAE text,
   so the numbers and the open/closed ends come from the NCI's wording, not from copies in code.
 - Facts are three-valued: a fact that was not recorded is unknown, and a clause that depends on
   it is neither true nor false. Negative clauses ("intervention not indicated") therefore hold
   only when the fact is recorded and absent.
-- Two kinds of clause only qualify their neighbours and would overgrade if read alone: a clause
-  repeated later in the same term counts where it first appears, and a clause that holds when
+- Some clauses only qualify their neighbours and would overgrade if read alone: a clause
+  repeated later in the same term counts where it first appears; a clause that holds when
   nothing happened ("hospitalization not indicated") is not read alone above the term's lowest
-  grade (see `_compile_cached`).
+  grade; a clause reading the same facts as a lower grade's, told apart only by a qualifier
+  ("Non-urgent"), is left to the checklist; and a broader higher clause does not swallow a
+  lower grade's precise one (see `_compile_cached` and `_narrowed`). The rules are stated for
+  users in docs/domain.md, "Grading conventions".
+- A ticked clause that the recorded facts deny is refused, not graded.
+- Rationales, warnings and refusals are `messages.Message` objects rendered in English for the
+  record and in the interface's language by the Django side.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,6 +41,7 @@ from typing import Any, Literal
 
 from .catalogue import GRADES, Term
 from .facts import ORDINAL_SCALES, Facts, normalise_clause
+from .messages import FactNames, FactValues, Joined, Message, Translate, render_all
 
 __all__ = [
     "GENERIC_CLAUSES",
@@ -66,14 +75,26 @@ HEMOGLOBIN_LLN_G_DL: dict[str | None, float] = {"female": 12.0, "male": 13.5, No
 class GradingError(ValueError):
     """The facts cannot be graded for this term; the message names the term and its grades.
 
-    ``reason`` is "no_match" when no clause of any grade holds, and "beyond_term" when the facts
-    point at a grade the term lacks (death without grade 5, life-threatening without grade 4).
+    ``reason`` is "no_match" when no clause of any grade holds, "beyond_term" when the facts
+    point at a grade the term lacks (death without grade 5, life-threatening without grade 4),
+    and "contradiction" when a ticked clause says what the recorded facts deny. ``detail`` holds
+    the same text as messages, to render in the interface's language (`Message.render`).
     """
 
-    def __init__(self, message: str, *, grades_available: tuple[int, ...], reason: str) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        detail: Sequence[Message],
+        *,
+        grades_available: tuple[int, ...],
+        reason: str,
+    ) -> None:
+        self.detail = tuple(detail)
+        super().__init__(render_all(self.detail, sep=" "))
         self.grades_available = grades_available
         self.reason = reason
+
+    def render(self, translate: Translate | None = None) -> str:
+        return render_all(self.detail, translate, sep=" ")
 
 
 @dataclass(frozen=True)
@@ -87,7 +108,12 @@ class Match:
 
 @dataclass(frozen=True)
 class GradeResult:
-    """The automatic grade with its explanation."""
+    """The automatic grade with its explanation.
+
+    ``rationale`` and ``warnings`` are the English texts kept in the record; ``explanation`` and
+    ``warning_messages`` are the same as messages, for the interface's language
+    (`rationale_in`, `warnings_in`).
+    """
 
     grade: int
     severity: str
@@ -95,6 +121,14 @@ class GradeResult:
     matched: tuple[Match, ...]
     grades_available: tuple[int, ...]
     warnings: tuple[str, ...] = ()
+    explanation: tuple[Message, ...] = ()
+    warning_messages: tuple[Message, ...] = ()
+
+    def rationale_in(self, translate: Translate) -> str:
+        return render_all(self.explanation, translate, sep=". ")
+
+    def warnings_in(self, translate: Translate) -> tuple[str, ...]:
+        return tuple(message.render(translate) for message in self.warning_messages)
 
 
 @dataclass(frozen=True)
@@ -106,14 +140,22 @@ class CompiledClause:
     ``repeat_of`` is set when the same clause text already appears earlier in the term
     ("Symptomatic" at grades 1 and 2 of Muscle weakness lower limb): the text cannot tell the two
     apart, so it counts where it first appears and the repeat is kind "repeated".
+    ``qualifier`` is the part of the clause no fact records ("Localized" in "Localized, local
+    intervention indicated"): the facts reach the clause assuming it, and the rationale says so.
+    A clause of kind "qualified" reads the same facts as ``same_facts_as``, a clause of the lower
+    grade ``repeat_of``, and differs from it only by ``qualifier`` (Hypotension: "Medical
+    intervention indicated" at 3, "Non-urgent medical intervention indicated" at 2): the facts
+    give the lower grade, and the higher clause applies when ticked.
     """
 
     grade: int
     text: str
-    kind: ClauseKind | Literal["repeated"]
+    kind: ClauseKind | Literal["repeated", "qualified"]
     spec: Spec | None
     alternative_of: str | None = None
     repeat_of: int | None = None
+    qualifier: str | None = None
+    same_facts_as: str | None = None
 
 
 # --- Predicate building blocks --------------------------------------------------------------
@@ -153,6 +195,7 @@ INVASIVE: Spec = ("intervention", "ge", "invasive")
 ELECTIVE_INVASIVE: Spec = ("intervention", "eq", "invasive")
 NOT_INVASIVE: Spec = ("intervention", "lt", "invasive")
 NON_URGENT: Spec = ("intervention", "in", ("local", "oral", "iv", "minimally_invasive", "invasive"))
+NON_OPERATIVE: Spec = ("intervention", "in", ("local", "oral", "iv", "minimally_invasive"))
 URGENT: Spec = ("intervention", "eq", "urgent")
 
 
@@ -178,7 +221,12 @@ _GENERIC_ROWS: tuple[tuple[str, Spec], ...] = (
         r"life-threatening consequences and urgent intervention indicated",
         _all(LIFE_THREATENING, URGENT),
     ),
-    (r"disabling", DISABLING),
+    # The comma lists alternatives here (Delirium grade 4).
+    (
+        r"life-threatening consequences, threats of harm to self or others",
+        LIFE_THREATENING,
+    ),
+    (r"disabling|disability", DISABLING),
     # Urgent interventions
     (rf"urgent (?:operative |invasive |medical )?intervention indicated{_EG}", URGENT),
     (r"requiring urgent intervention", URGENT),
@@ -216,9 +264,10 @@ _GENERIC_ROWS: tuple[tuple[str, Spec], ...] = (
         _all(SYMPTOMATIC, ELECTIVE_INVASIVE),
     ),
     (r"symptomatic but not limiting adl", _all(SYMPTOMATIC, NO_ADL_LIMIT)),
-    (r"mild(?: symptoms| pain)?", MILD),
-    (r"moderate(?: symptoms| pain)?", MODERATE),
-    (r"severe(?: symptoms| pain)?", SEVERE),
+    # A spinal fracture's symptom is its back pain (Spinal fracture grades 1-3).
+    (r"mild(?: symptoms| pain| back pain)?", MILD),
+    (r"moderate(?: symptoms| pain| back pain)?", MODERATE),
+    (r"severe(?: symptoms| pain| back pain)?", SEVERE),
     (r"asymptomatic or mild symptoms", MILD_AT_MOST),
     (r"severe or medically significant but not immediately life-threatening", SEVERE),
     (r"mild symptoms with no intervention indicated", _all(MILD, NO_INTERVENTION)),
@@ -242,13 +291,27 @@ _GENERIC_ROWS: tuple[tuple[str, Spec], ...] = (
         _any(TRANSFUSION, IV, HOSPITALIZATION),
     ),
     (rf"intervention (?:indicated|initiated){_EG}", ANY_INTERVENTION),
+    (r"treatment indicated", ANY_INTERVENTION),
+    # Medication, prescribed or not, is a medical intervention; which of the two it was is a
+    # qualifier no fact records (Renal colic, Spinal fracture: grades 1 and 2).
+    (
+        r"(?:(?:non)?prescription )?(?:medication|analgesics) indicated"
+        r"|nonprescription intervention indicated",
+        MEDICAL,
+    ),
+    (r"elective intervention indicated", NON_URGENT),
+    (r"non-operative intervention indicated", NON_OPERATIVE),
     (r"intervention initiated \(including over the counter medications\)", ANY_INTERVENTION),
     (r"non-urgent intervention indicated", NON_URGENT),
     (r"minimal, local or noninvasive intervention indicated", MINIMAL_LOCAL_NONINVASIVE),
     (rf"noninvasive intervention indicated{_EG}", MINIMAL_LOCAL_NONINVASIVE),
     (rf"(?:local|topical) intervention (?:indicated|initiated){_EG}", LOCAL),
+    (r"local therapy indicated(?: \([^)]*\))?|topical analgesics initiated", LOCAL),
+    (r"local symptomatic management|local wound care|bedside local care indicated", LOCAL),
+    (rf"local care \(e\.g\., suturing\) or medical intervention indicated{_EG}", MEDICAL),
     (r"topical or oral intervention indicated", MINIMAL_LOCAL_NONINVASIVE),
     (rf"oral intervention indicated{_EG}", ORAL),
+    (r"oral therapy initiated", ORAL),
     (r"systemic intervention(?: indicated)?", SYSTEMIC),
     # "intravenous" is the fact for IV, intravenous and parenteral clauses.
     (
@@ -259,12 +322,26 @@ _GENERIC_ROWS: tuple[tuple[str, Spec], ...] = (
     (rf"iv intervention{_EG}", IV),
     (r"(?:iv antibiotics|intravenous therapy|iv fluids) indicated", IV),
     (r"steroids or iv fluids indicated", IV),
+    (r"outpatient iv hydration", _all(IV, NO_HOSPITALIZATION)),
     # Minimally invasive aspiration / drainage
     (r"minimally invasive evacuation or aspiration indicated", MINIMALLY_INVASIVE),
     (r"(?:simple|needle) aspiration indicated(?: \(single or multiple\))?", MINIMALLY_INVASIVE),
     # Invasive (radiologic, endoscopic or operative) interventions; "invasive" satisfies
     # invasive and operative clauses, and urgent is above it.
     (rf"(?:invasive|operative) intervention indicated{_EG}", INVASIVE),
+    (r"postoperative invasive intervention indicated", INVASIVE),
+    (r"revision by operative intervention indicated", INVASIVE),
+    # An invasive intervention on an injured vessel is its repair or revision.
+    (r"repair or revision indicated", INVASIVE),
+    # "A and/or B" holds when B does (Peripheral and Visceral arterial ischemia grade 3).
+    (
+        r"prolonged \(>=24 hrs\) or recurring symptoms and/or invasive intervention indicated",
+        INVASIVE,
+    ),
+    (
+        r"hospitalization or intervention indicated for pain control(?: \(e\.g\., [^)]*\))?",
+        _any(HOSPITALIZATION, INVASIVE),
+    ),
     (r"radiologic, endoscopic, or operative intervention indicated", INVASIVE),
     (rf"operative debridement or other invasive intervention indicated{_EG}", INVASIVE),
     (
@@ -294,6 +371,8 @@ _GENERIC_ROWS: tuple[tuple[str, Spec], ...] = (
         HOSPITALIZATION,
     ),
     (r"hospitalization not indicated", NO_HOSPITALIZATION),
+    # no intervention at all implies no catheter (Urinary retention grade 1)
+    (r"urinary, suprapubic or intermittent catheter placement not indicated", NO_INTERVENTION),
     (
         r"(?:tube feeding, tpn,? or|tube feeding or|tpn or|oxygen therapy or) hospitalization "
         r"indicated",
@@ -305,6 +384,10 @@ _GENERIC_ROWS: tuple[tuple[str, Spec], ...] = (
 GENERIC_CLAUSES: tuple[tuple[re.Pattern[str], Spec], ...] = tuple(
     (re.compile(pattern), spec) for pattern, spec in _GENERIC_ROWS
 )
+
+# A leading qualifier that no fact records, before a clause the facts do reach ("Localized, local
+# intervention indicated"; Wound dehiscence "Incisional separation, intervention not indicated").
+LEADING_QUALIFIER = re.compile(r"(?P<qualifier>localized|incisional separation), (?P<rest>.+)")
 
 # --- Measurement clauses, parsed from the text ------------------------------------------------
 
@@ -397,6 +480,13 @@ def _generic_spec(normalised: str) -> Spec | None:
     return None
 
 
+def _qualified_spec(clause: str) -> tuple[Spec, str] | None:
+    match = LEADING_QUALIFIER.fullmatch(normalise_clause(clause))
+    if match is None or (spec := _generic_spec(match.group("rest"))) is None:
+        return None
+    return spec, " ".join(clause.split())[: len(match.group("qualifier"))]
+
+
 def _compile_grade(grade: int, clauses: Sequence[str]) -> tuple[CompiledClause, ...]:
     compiled: list[CompiledClause] = []
     primaries: dict[str, str] = {}  # fact -> clause text, for unit alternatives
@@ -408,6 +498,9 @@ def _compile_grade(grade: int, clauses: Sequence[str]) -> tuple[CompiledClause, 
                 primaries.setdefault(fact, clause)
         elif (spec := _generic_spec(normalised)) is not None:
             compiled.append(CompiledClause(grade, clause, "generic", spec))
+        elif (qualified := _qualified_spec(clause)) is not None:
+            spec, qualifier = qualified
+            compiled.append(CompiledClause(grade, clause, "generic", spec, qualifier=qualifier))
         else:
             compiled.append(CompiledClause(grade, clause, "checklist", None))
     for index, item in enumerate(compiled):
@@ -459,8 +552,12 @@ def _compile_cached(key: tuple[Any, ...]) -> tuple[CompiledClause, ...]:
     #   cannot lift an event above the term's lowest grade ("Severe agitation; hospitalization
     #   not indicated" would make every unhospitalised agitation grade 3); it is left to the
     #   checklist there.
+    # - a clause whose facts already decide a lower grade differs from that grade's clause only by
+    #   a qualifier no fact records ("Non-urgent"); the facts give the lower grade and the
+    #   higher clause is left to the checklist (docs/domain.md, "Grading conventions").
     lowest = min(item.grade for item in compiled)
     first_grade: dict[str, int] = {}
+    reached: dict[Spec, CompiledClause] = {}
     result: list[CompiledClause] = []
     for item in compiled:
         key = normalise_clause(item.text)
@@ -470,15 +567,90 @@ def _compile_cached(key: tuple[Any, ...]) -> tuple[CompiledClause, ...]:
             )
             continue
         first_grade[key] = item.grade
-        if (
-            item.spec is not None
-            and item.grade > lowest
-            and _holds_when_nothing_happened(item.spec)
-        ):
-            result.append(CompiledClause(item.grade, item.text, "checklist", None))
-        else:
+        if item.spec is None:
             result.append(item)
-    return tuple(result)
+        elif item.grade > lowest and _holds_when_nothing_happened(item.spec):
+            result.append(CompiledClause(item.grade, item.text, "checklist", None))
+        elif (lower := reached.get(item.spec)) is not None and lower.grade < item.grade:
+            result.append(
+                CompiledClause(
+                    item.grade,
+                    item.text,
+                    "qualified",
+                    None,
+                    repeat_of=lower.grade,
+                    qualifier=_difference(lower.text, item.text),
+                    same_facts_as=lower.text,
+                )
+            )
+        else:
+            reached.setdefault(item.spec, item)
+            result.append(item)
+    return tuple(_narrowed(result))
+
+
+# Values to try when comparing two predicates; measurements are left out (never compared).
+_DOMAINS: dict[str, tuple[Any, ...]] = {
+    **ORDINAL_SCALES,
+    **dict.fromkeys(("hospitalization", "disabling", "life_threatening", "death"), (False, True)),
+    "transfusion_units": (0, 1, 2, 3, 4),
+}
+
+
+@lru_cache(maxsize=8192)
+def _implies(first: Spec, second: Spec) -> bool:
+    """Whether every recorded combination of facts that makes ``first`` hold makes ``second``."""
+    names = list(dict.fromkeys(_facts_in(first) + _facts_in(second)))
+    if any(name not in _DOMAINS for name in names):
+        return False
+    for values in itertools.product(*(_DOMAINS[name] for name in names)):
+        facts = Facts(**dict(zip(names, values, strict=True)))
+        if _evaluate(first, facts, 0.0) and not _evaluate(second, facts, 0.0):
+            return False
+    return True
+
+
+def _narrowed(compiled: list[CompiledClause]) -> list[CompiledClause]:
+    """Keep a higher grade's clause from swallowing a lower grade's more precise one.
+
+    Bronchospasm writes "Mild symptoms" at grade 1 and "Symptomatic" at grade 2: read alone,
+    "Symptomatic" would grade every mild bronchospasm 2 and grade 1 could never be reached. A
+    higher clause that holds whenever a lower grade's clause does is therefore read as "and not
+    that lower clause"; an alternative of a higher clause that merely restates a lower clause
+    (Hypoparathyroidism grade 3 "medical intervention or hospitalization indicated" beside grade 2
+    "medical intervention indicated") is dropped from it. Facts still reach the higher grade by
+    what sets it apart (moderate symptoms; hospitalisation).
+    """
+    lower: list[CompiledClause] = []
+    result: list[CompiledClause] = []
+    for item in compiled:
+        spec = item.spec
+        if spec is not None and item.kind == "generic":
+            for other in lower:
+                if other.grade >= item.grade or other.spec is None:
+                    continue
+                if spec[0] == "any":
+                    kept = tuple(part for part in spec[1] if not _implies(part, other.spec))
+                    if kept and len(kept) < len(spec[1]):
+                        spec = kept[0] if len(kept) == 1 else _any(*kept)
+                if _implies(other.spec, spec):
+                    spec = _all(spec, ("not", other.spec))
+            if spec != item.spec:
+                item = dataclasses.replace(item, spec=spec)
+        if item.kind in ("generic", "measurement") and item.spec is not None:
+            lower.append(item)
+        result.append(item)
+    return result
+
+
+def _difference(lower: str, higher: str) -> str:
+    """The words that tell two clauses apart, as written: "Non-urgent" for Hypotension."""
+    lower_words, higher_words = lower.split(), higher.split()
+    folded_lower = {word.casefold() for word in lower_words}
+    folded_higher = {word.casefold() for word in higher_words}
+    only_lower = " ".join(word for word in lower_words if word.casefold() not in folded_higher)
+    only_higher = " ".join(word for word in higher_words if word.casefold() not in folded_lower)
+    return " / ".join(part for part in (only_lower, only_higher) if part)
 
 
 def compile_term(term: Term) -> tuple[CompiledClause, ...]:
@@ -501,10 +673,12 @@ def clause_kind(clause: str, *, siblings: Iterable[str] = ()) -> ClauseKind:
 
 
 def checklist(term: Term) -> dict[int, list[str]]:
-    """Per grade, the clauses no recorded fact can reach: the term's checklist for the clinician."""
+    """Per grade, the term's checklist for the clinician: the clauses no recorded fact can reach,
+    and those the facts reach only by assuming a qualifier no fact records ("Localized, ...")."""
     result: dict[int, list[str]] = {}
     for item in compile_term(term):
-        if item.kind == "checklist" and normalise_clause(item.text):
+        offered = item.kind in ("checklist", "qualified") or item.qualifier is not None
+        if offered and normalise_clause(item.text):
             result.setdefault(item.grade, []).append(item.text)
     return result
 
@@ -526,6 +700,8 @@ def severity_for(grade: int) -> str:
 
 def _facts_in(spec: Spec) -> list[str]:
     """Fact names a predicate reads, in order, without repeats."""
+    if spec[0] == "not":
+        return _facts_in(spec[1])
     if spec[0] in ("all", "any"):
         names: list[str] = []
         for part in spec[1]:
@@ -538,11 +714,19 @@ def _resolve(value: Any, lln: float) -> Any:
     return lln if value == "LLN" else value
 
 
-def _evaluate(spec: Spec, facts: Facts, lln: float) -> bool | None:
-    """Kleene three-valued logic: None when the answer depends on a fact that was not recorded."""
+def _evaluate(spec: Spec, facts: Facts, lln: float, *, peak: bool = False) -> bool | None:
+    """Kleene three-valued logic: None when the answer depends on a fact that was not recorded.
+
+    With ``peak``, an ordinal fact is read as the worst level reached, so any level from the
+    first one above "none" up to it may also have held: an intravenous intervention does not
+    deny that an oral one was indicated, but it denies "intervention not indicated".
+    """
     head = spec[0]
+    if head == "not":
+        inner = _evaluate(spec[1], facts, lln, peak=peak)
+        return None if inner is None else not inner
     if head in ("all", "any"):
-        results = [_evaluate(part, facts, lln) for part in spec[1]]
+        results = [_evaluate(part, facts, lln, peak=peak) for part in spec[1]]
         decisive = head == "any"  # True decides "any", False decides "all"
         if decisive in results:
             return decisive
@@ -553,6 +737,14 @@ def _evaluate(spec: Spec, facts: Facts, lln: float) -> bool | None:
     actual = getattr(facts, fact)
     if actual is None:
         return None
+    scale = ORDINAL_SCALES.get(fact)
+    if peak and scale is not None:
+        reached = scale[1 : scale.index(actual) + 1] or scale[:1]
+        return any(_compare(fact, op, level, expected, lln) for level in reached)
+    return _compare(fact, op, actual, expected, lln)
+
+
+def _compare(fact: str, op: str, actual: Any, expected: Any, lln: float) -> bool:
     if op == "is":
         return actual is expected
     if op == "in":
@@ -572,26 +764,20 @@ def _evaluate(spec: Spec, facts: Facts, lln: float) -> bool | None:
         return actual <= expected
     if op == "lt":
         return actual < expected
-    raise ValueError(f"Unknown operator {op!r} in clause predicate {spec!r}.")
+    raise ValueError(f"Unknown operator {op!r} for {fact}.")
 
 
-def _describe_facts(spec: Spec, facts: Facts, lln: float, sex: str | None) -> str:
-    parts = [f"{name}: {_show(getattr(facts, name))}" for name in _facts_in(spec)]
-    if _mentions_lln(spec):
-        parts.append(f"LLN {lln:.1f} g/dL for {sex or 'unknown sex'}")
-    return ", ".join(parts)
-
-
-def _show(value: Any) -> str:
-    """Fact values as the API spells them: true/false, 40.5, iv."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+def _describe_facts(spec: Spec, facts: Facts, lln: float, sex: str | None) -> FactValues:
+    """The recorded facts a clause reads (an "or" clause may hold with some left blank)."""
+    items = tuple(
+        (name, getattr(facts, name)) for name in _facts_in(spec) if getattr(facts, name) is not None
+    )
+    return FactValues(items, (lln, sex) if _mentions_lln(spec) else None)
 
 
 def _mentions_lln(spec: Spec) -> bool:
+    if spec[0] == "not":
+        return _mentions_lln(spec[1])
     if spec[0] in ("all", "any"):
         return any(_mentions_lln(part) for part in spec[1])
     return spec[2] == "LLN"
@@ -615,14 +801,15 @@ def grade(term: Term, facts: Facts, *, sex: str | None = None) -> GradeResult:
         raise ValueError(f"sex must be 'female', 'male' or None, not {sex!r}.")
     lln = HEMOGLOBIN_LLN_G_DL[sex]
     available = term.grades_available
+    grades = _grades_phrase(available)
     compiled = compile_term(term)
     ticked = {key for text in facts.criteria if (key := normalise_clause(text))}
 
     matched: list[Match] = []
-    explanations: dict[tuple[int, str], str] = {}
+    explanations: dict[tuple[int, str], Message] = {}
     used_facts: set[str] = set()
     used_lln = False
-    hints: list[str] = []
+    hints: list[Message] = []
     deciding_facts: set[str] = set()  # facts read by the clauses that hold
     for item in compiled:
         if item.spec is not None:
@@ -630,7 +817,17 @@ def grade(term: Term, facts: Facts, *, sex: str | None = None) -> GradeResult:
             result = _evaluate(item.spec, facts, lln)
             if result:
                 matched.append(Match(item.grade, item.text, item.kind))  # type: ignore[arg-type]
-                explanations[(item.grade, item.text)] = _describe_facts(item.spec, facts, lln, sex)
+                described = _describe_facts(item.spec, facts, lln, sex)
+                explanations[(item.grade, item.text)] = (
+                    Message.of(
+                        "clause_assuming",
+                        clause=item.text,
+                        facts=described,
+                        qualifier=item.qualifier,
+                    )
+                    if item.qualifier
+                    else Message.of("clause_by_facts", clause=item.text, facts=described)
+                )
                 used_lln = used_lln or _mentions_lln(item.spec)
                 deciding_facts.update(_facts_in(item.spec))
                 continue
@@ -638,72 +835,147 @@ def grade(term: Term, facts: Facts, *, sex: str | None = None) -> GradeResult:
                 hints.extend(_missing_fact_hint(item, facts))
         if item.kind != "repeated" and normalise_clause(item.text) in ticked:
             matched.append(Match(item.grade, item.text, "criteria"))
-            explanations[(item.grade, item.text)] = "ticked in the checklist"
+            explanations[(item.grade, item.text)] = Message.of("clause_ticked", clause=item.text)
 
+    _refuse_contradicted_ticks(facts, compiled, ticked, lln, sex, available)
     warnings = _warnings(term, facts, compiled, used_facts)
     if used_lln and sex is None:
-        warnings.append(
-            f"Sex unknown: the haemoglobin lower limit of normal was taken as {lln:.1f} g/dL."
-        )
+        warnings.append(Message.of("lln_assumed", lln=f"{lln:.1f}"))
 
     if facts.death and 5 not in available:
         raise GradingError(
-            f"The facts record death, but {term.name} has no grade 5; it has grades "
-            f"{_grades_phrase(available)}. Record the death under a term that has grade 5 "
-            f"(e.g. Death NOS).",
+            [Message.of("death_without_grade_5", term=term.name, grades=grades)],
             grades_available=available,
             reason="beyond_term",
         )
     # Life-threatening facts point at grade 4; on a term without it they are refused unless one
     # of the term's own clauses takes them (Methemoglobinemia grade 3: "Requiring urgent
-    # intervention").
-    for label, points_at_grade_4, name in (
-        ("life-threatening consequences", facts.life_threatening is True, "life_threatening"),
-        ("an urgent intervention", facts.intervention == "urgent", "intervention"),
+    # intervention") or the event reached grade 5: a death is often preceded by a
+    # life-threatening state and an urgent intervention, and Death NOS has no grade 4 to hold them.
+    reached_death = any(match.grade == 5 for match in matched)
+    for key, points_at_grade_4, name in (
+        ("life_threatening_without_grade_4", facts.life_threatening is True, "life_threatening"),
+        ("urgent_without_grade_4", facts.intervention == "urgent", "intervention"),
     ):
-        if points_at_grade_4 and 4 not in available and name not in deciding_facts:
+        if (
+            points_at_grade_4
+            and 4 not in available
+            and name not in deciding_facts
+            and not reached_death
+        ):
             raise GradingError(
-                f"The facts record {label}, but {term.name} has no grade 4; it has grades "
-                f"{_grades_phrase(available)}. Choose a term whose grades reach the event, "
-                f"or correct the facts.",
+                [Message.of(key, term=term.name, grades=grades)],
                 grades_available=available,
                 reason="beyond_term",
             )
 
     if not matched:
-        message = (
-            f"Facts fit no grade of {term.name}; it has grades {_grades_phrase(available)}: "
-            f"{_term_summary(term)}."
+        refusal = Message.of("no_match", term=term.name, grades=grades, summary=_term_summary(term))
+        raise GradingError(
+            [refusal, *dict.fromkeys(hints)], grades_available=available, reason="no_match"
         )
-        if hints:
-            message += " " + " ".join(dict.fromkeys(hints))
-        raise GradingError(message, grades_available=available, reason="no_match")
 
     decided = max(match.grade for match in matched)
     decisive = [match for match in matched if match.grade == decided]
-    rationale = f"Grade {decided}: " + "; ".join(
-        f'"{match.clause}" ({explanations[(match.grade, match.clause)]})' for match in decisive
+    explanation = (
+        Message.of(
+            "rationale",
+            grade=decided,
+            clauses=Joined(tuple(explanations[(m.grade, m.clause)] for m in decisive)),
+        ),
+        *_qualified_notes(compiled, matched, ticked, decided),
     )
     ordered = tuple(sorted(matched, key=lambda match: -match.grade))
     return GradeResult(
         grade=decided,
         severity=severity_for(decided),
-        rationale=rationale,
+        rationale=render_all(explanation, sep=". "),
         matched=ordered,
         grades_available=available,
-        warnings=tuple(warnings),
+        warnings=tuple(str(message) for message in warnings),
+        explanation=explanation,
+        warning_messages=tuple(warnings),
     )
 
 
-def _missing_fact_hint(item: CompiledClause, facts: Facts) -> list[str]:
+def _qualified_notes(
+    compiled: Sequence[CompiledClause], matched: Sequence[Match], ticked: set[str], decided: int
+) -> list[Message]:
+    """Name the higher clause that the same facts would reach but for a qualifier."""
+    by_facts = {(m.grade, m.clause) for m in matched if m.source != "criteria"}
+    return [
+        Message.of("qualified_note", grade=item.grade, clause=item.text, qualifier=item.qualifier)
+        for item in compiled
+        if item.kind == "qualified"
+        and item.grade > decided
+        and (item.repeat_of, item.same_facts_as) in by_facts
+        and normalise_clause(item.text) not in ticked
+    ]
+
+
+def _condition(item: CompiledClause, compiled: Sequence[CompiledClause]) -> Spec | None:
+    """What the clause says in terms of facts, read from its text alone.
+
+    A clause left to the checklist because of its place in the term still states facts, one
+    narrowed beside a lower grade's clause (see `_narrowed`) still says what its text says, and
+    a threshold restated in other units states its primary clause's.
+    """
+    if item.alternative_of is not None:
+        for other in compiled:
+            if other.grade == item.grade and other.text == item.alternative_of:
+                return _condition(other, compiled)
+        return None
+    normalised = normalise_clause(item.text)
+    spec = _measurement_spec(normalised) or _generic_spec(normalised)
+    if spec is None and (qualified := _qualified_spec(item.text)) is not None:
+        spec = qualified[0]
+    return spec
+
+
+def _refuse_contradicted_ticks(
+    facts: Facts,
+    compiled: Sequence[CompiledClause],
+    ticked: set[str],
+    lln: float,
+    sex: str | None,
+    available: tuple[int, ...],
+) -> None:
+    """A ticked clause the recorded facts deny is a contradiction, not a grade.
+
+    Reading the tick alone would let "Death" grade 5 beside ``death: false``; reading the facts
+    alone would silently drop what the clinician ticked. Ordinal facts are read as the worst
+    level reached (see `_evaluate`), measurements and yes/no facts as recorded.
+    """
+    problems: list[Message] = []
+    for item in compiled:
+        if item.kind == "repeated" or normalise_clause(item.text) not in ticked:
+            continue
+        condition = _condition(item, compiled)
+        if condition is None or _evaluate(condition, facts, lln, peak=True) is not False:
+            continue
+        described = _describe_facts(condition, facts, lln, sex)
+        problems.append(
+            Message.of("contradiction", clause=item.text, grade=item.grade, facts=described)
+        )
+    if problems:
+        raise GradingError(
+            [*problems, Message.of("contradiction_advice")],
+            grades_available=available,
+            reason="contradiction",
+        )
+
+
+def _missing_fact_hint(item: CompiledClause, facts: Facts) -> list[Message]:
     """When a clause is undecided only for want of a fact, say which fact would decide it."""
     assert item.spec is not None
     names = _facts_in(item.spec)
-    missing = [name for name in names if getattr(facts, name) is None]
+    missing = tuple(name for name in names if getattr(facts, name) is None)
     present = [name for name in names if getattr(facts, name) is not None]
     if not present or not missing:
         return []
-    return [f'Grade {item.grade} "{item.text}" also needs {", ".join(missing)}.']
+    return [
+        Message.of("missing_fact", grade=item.grade, clause=item.text, facts=FactNames(missing))
+    ]
 
 
 def _warnings(
@@ -711,18 +983,18 @@ def _warnings(
     facts: Facts,
     compiled: Sequence[CompiledClause],
     used_facts: set[str],
-) -> list[str]:
+) -> list[Message]:
     """Facts that cannot influence this term's grade, so the clinician can spot a wrong term.
 
     Only affirmative facts are reported: "no" and "none" are statements of absence and harmless.
     """
-    warnings: list[str] = []
+    warnings: list[Message] = []
     for name, value in facts.recorded().items():
         if name in used_facts or value is False or value == "none" or value == 0:
             continue
-        warnings.append(f"{name} is recorded, but no clause of {term.name} uses it.")
+        warnings.append(Message.of("unused_fact", term=term.name, fact=FactNames((name,))))
     known = {normalise_clause(item.text) for item in compiled}
     for text in facts.criteria:
         if normalise_clause(text) not in known:
-            warnings.append(f'"{text}" is not a clause of {term.name}; it was ignored.')
+            warnings.append(Message.of("unknown_criterion", clause=text, term=term.name))
     return warnings

@@ -107,6 +107,9 @@
     grades.replaceChildren();
     criteria.replaceChildren();
     document.getElementById("specify-wrapper").classList.toggle("d-none", !(current && current.other_specify));
+    document.getElementById("specify-options").replaceChildren(
+      ...((current && current.specify_options) || []).map((option) => el("option", { value: option }))
+    );
     if (!current) return;
     grades.appendChild(el("div", { class: "text-body-secondary" }, current.soc));
     const table = el("div", { class: "term-grades-list mt-1" });

@@ -37,7 +37,9 @@ class TestPreview:
         )
 
         assert response.status_code == 200
-        assert any("transfusion_units" in warning for warning in response.json()["warnings"])
+        assert any(
+            "red cell units transfused" in warning for warning in response.json()["warnings"]
+        )
 
     def test_the_sex_sets_the_haemoglobin_lower_limit(self, api):
         facts = {"hemoglobin_g_dl": 12.5}

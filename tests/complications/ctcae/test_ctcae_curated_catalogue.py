@@ -28,6 +28,11 @@ NEEDED = [
     "Arterial thromboembolism", "Allergic reaction", "Anaphylaxis", "Fever", "Anemia",
     "Urinary retention", "Hypotension", "Seroma", "Wound dehiscence", "Wound complication",
     "Osteonecrosis",
+    # what an interventional radiology department meets besides (issue 13)
+    "Sinus bradycardia", "Sinus tachycardia", "Bronchospasm", "Laryngospasm", "Dyspnea",
+    "Pulmonary edema", "Headache", "Agitation", "Somnolence", "Depressed level of consciousness",
+    "Dermatitis radiation", "INR increased", "Activated partial thromboplastin time prolonged",
+    "Injury to inferior vena cava", "Pneumothorax", "Skin induration",
 ]  # fmt: skip
 
 

@@ -39,7 +39,7 @@ def test_fever_below_38_fits_no_grade(curated_by_name: dict[str, Term]) -> None:
 
 
 def test_fever_above_40_asks_for_its_duration(curated_by_name: dict[str, Term]) -> None:
-    with pytest.raises(GradingError, match=r"for <=24 hrs\" also needs fever_hours"):
+    with pytest.raises(GradingError, match=r"for <=24 hrs\" also needs fever duration\."):
         grade(curated_by_name["Fever"], Facts(temperature_c=40.5))
 
 
@@ -49,7 +49,7 @@ def test_the_fever_rationale_quotes_the_clause_and_the_facts(
     result = grade(curated_by_name["Fever"], Facts(temperature_c=40.5, fever_hours=30))
     assert result.rationale == (
         'Grade 4: ">40.0 degrees C (>104.0 degrees F) for >24 hrs" '
-        "(temperature_c: 40.5, fever_hours: 30)"
+        "(temperature: 40.5 °C, fever duration: 30 h)"
     )
 
 
@@ -99,7 +99,7 @@ def test_the_anemia_rationale_names_the_lower_limit_used(curated_by_name: dict[s
     result = grade(curated_by_name["Anemia"], Facts(hemoglobin_g_dl=11.0), sex="female")
     assert result.rationale == (
         'Grade 1: "Hemoglobin (Hgb) <LLN - 10.0 g/dL" '
-        "(hemoglobin_g_dl: 11, LLN 12.0 g/dL for female)"
+        "(haemoglobin: 11 g/dL, haemoglobin lower limit of normal 12.0 g/dL for women)"
     )
     assert result.warnings == ()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import fields, replace
 from typing import Any
 
@@ -16,9 +17,12 @@ from complications.ctcae import (
     GradeResult,
     GradingError,
     Term,
+    compile_term,
     grade,
     normalise_clause,
 )
+from complications.ctcae.grading import _DOMAINS as DOMAINS
+from complications.ctcae.grading import _facts_in as facts_read
 
 GENERIC_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "symptoms": st.sampled_from(SYMPTOMS),
@@ -107,7 +111,8 @@ def test_ticking_a_clause_grades_at_least_that_clauses_grade(
     facts = replace(data.draw(partial_facts()), criteria=(clause,))
     result = outcome(term, facts)
     if isinstance(result, GradingError):
-        assert result.reason == "beyond_term"
+        # a tick the recorded facts deny is refused, as are facts beyond the term's grades
+        assert result.reason in ("beyond_term", "contradiction")
     else:
         assert result.grade >= ticked_grade
 
@@ -127,3 +132,30 @@ def test_every_clause_of_every_term_can_decide_its_grade_by_the_checklist(
                 assert result.grade == first, (term.name, clause)
                 assert [(m.grade, m.source) for m in result.matched] == [(first, "criteria")]
     assert repeats == 11  # plus Osteoporosis, which repeats a clause within grade 2
+
+
+def test_every_clause_the_facts_reach_can_decide_its_own_grade(
+    reference_terms: list[Term],
+) -> None:
+    """No clause is swallowed by a higher grade's broader one (Bronchospasm "Mild symptoms" at 1
+    beside "Symptomatic" at 2): some recorded facts grade the event at the clause's grade."""
+    dead = []
+    for term in reference_terms:
+        for item in compile_term(term):
+            if item.kind != "generic" or item.spec is None:
+                continue
+            names = facts_read(item.spec)
+            if any(name not in DOMAINS for name in names):
+                continue
+            for values in itertools.product(*(DOMAINS[name] for name in names)):
+                result = outcome(term, Facts(**dict(zip(names, values, strict=True))))
+                if (
+                    isinstance(result, GradeResult)
+                    and (item.grade, item.text)
+                    in {(match.grade, match.clause) for match in result.matched}
+                    and result.grade == item.grade
+                ):
+                    break
+            else:
+                dead.append((term.name, item.grade, item.text))
+    assert dead == []
