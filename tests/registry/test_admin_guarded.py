@@ -329,3 +329,34 @@ def test_a_complication_edited_in_the_admin_keeps_the_reason(as_admin, case):
     event = ComplicationEvent.objects.get(pk=event.pk)
     assert event.auto_grade == 3
     assert event.history.first().history_change_reason == "IV antibiotics after all"
+
+
+def test_a_time_zone_change_in_the_admin_that_no_complication_fits_is_refused(as_admin, db):
+    from datetime import date
+
+    from registry.models import Department
+
+    honolulu = Department.objects.create(code="H", name="Honolulu", time_zone="Pacific/Honolulu")
+    procedure = factories.procedure(factories.patient(honolulu), started_at=START)
+    # 5 March in Honolulu starts 24.5 h after the end: delayed. In Paris it would straddle.
+    event = complication_record(
+        procedure=procedure,
+        term="10048038",
+        facts={"intervention": "oral"},
+        onset_date=date(2020, 3, 5),
+    )
+    assert event.window == "delayed"
+    response = as_admin.post(
+        f"/admin/registry/department/{honolulu.pk}/change/",
+        {
+            "code": "H",
+            "name": "Honolulu",
+            "time_zone": "Europe/Paris",
+            "default_guidance": "ct",
+            "reason": "Moved",
+        },
+    )
+    assert response.status_code == 200
+    assert "errornote" in response.content.decode()
+    honolulu.refresh_from_db()
+    assert honolulu.time_zone == "Pacific/Honolulu"
