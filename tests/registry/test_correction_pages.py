@@ -158,6 +158,43 @@ def test_a_follow_up_contact_is_corrected_and_keeps_its_fractures(manager, case)
     assert contact.history.first().history_change_reason == "It was a phone call"
 
 
+def test_a_follow_up_contact_cannot_be_given_another_procedures_fracture(manager, case, department):
+    other = factories.procedure(factories.patient(department), started_at=START)
+    foreign = factories.fracture(other)
+    contact = factories.follow_up(case, hours_after_end=20)
+    response = manager.post(
+        f"/cases/{case.pk}/follow-ups/{contact.pk}/edit/",
+        {
+            "contact_at": _local(contact.contact_at),
+            "kind": "clinical",
+            "fractures": [foreign.pk],
+            "notes": "",
+            "reason": "Wrong fracture",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["fractures"]
+    assert list(contact.fractures.all()) == list(case.fractures.all())
+
+
+def test_a_patient_cannot_take_a_registry_id_used_in_the_department(manager, case, department):
+    taken = factories.patient(department, registry_id="TAKEN")
+    patient = case.patient
+    response = manager.post(
+        f"/patients/{patient.pk}/edit/",
+        {
+            "registry_id": taken.registry_id,
+            "sex": patient.sex,
+            "birth_date": patient.birth_date.isoformat(),
+            "reason": "Merge",
+        },
+    )
+    assert response.status_code == 200
+    assert "already used in the department" in response.content.decode()
+    patient.refresh_from_db()
+    assert patient.registry_id != "TAKEN"
+
+
 def test_a_correction_saved_meanwhile_is_a_conflict_and_nothing_is_overwritten(manager, case):
     page = manager.get(f"/cases/{case.pk}/edit/")
     version = page.context["form"]["version"].value()
