@@ -53,7 +53,7 @@ class ServiceAdminForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Every edit of a saved record says why; a new record's reason is its creation.
+        # Every edit of a saved record says why (a creation is its own audit entry).
         self.fields["reason"].required = self.instance.pk is not None
         self.saved: models.Model | None = None
 

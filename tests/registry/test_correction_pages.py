@@ -338,3 +338,12 @@ def test_the_patient_list_links_to_corrections(manager, case):
     assert f"/patients/{case.patient_id}/edit/" in page
     assert f"/patients/{case.patient_id}/delete/" in page
     assert f"/audit/patient/{case.patient_id}/" in page
+
+
+def test_a_patient_without_procedures_is_deleted_and_the_audit_keeps_why(manager, department):
+    patient = factories.patient(department)
+    response = manager.post(f"/patients/{patient.pk}/delete/", {"reason": "Registered twice"})
+    assert response.status_code == 302
+    assert response.url == "/patients/"
+    assert not Patient.objects.filter(pk=patient.pk).exists()
+    assert Patient.history.filter(id=patient.pk).first().history_change_reason == "Registered twice"
