@@ -640,6 +640,89 @@ class ComplicationForm(VersionedForm):
             yield self[name]
 
 
+# --- corrections of saved records --------------------------------------------------------------
+
+
+class CorrectionForm(VersionedForm):
+    """An edit of a saved record: the values it was loaded at (``version``) and why it changes.
+
+    ``FIELDS`` are the record's own fields the form edits, in the order shown; the reason is
+    required and kept as the audit trail's change reason (``registry.audit.change_reason``).
+    """
+
+    FIELDS: tuple[str, ...] = ()
+
+    reason = forms.CharField(
+        label=_("Reason for the change"),
+        max_length=100,
+        help_text=_("Kept in the record's audit trail."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.order_fields([*self.FIELDS, "reason"])
+
+    @classmethod
+    def version_values(cls, record: Any) -> dict[str, Any]:
+        values = {name: getattr(record, name) for name in cls.FIELDS}
+        return {
+            name: list(value.all()) if isinstance(value, models.Manager) else value
+            for name, value in values.items()
+        }
+
+    @classmethod
+    def initial_for(cls, record: Any) -> dict[str, Any]:
+        return {**cls.version_values(record), "version": cls.version_of(record)}
+
+    def changes(self) -> dict[str, Any]:
+        """The edited fields as a service's update takes them."""
+        return {name: self.cleaned_data[name] for name in self.FIELDS}
+
+
+class PatientCorrectionForm(CorrectionForm):
+    FIELDS = ("registry_id", "sex", "birth_date")
+
+    registry_id = forms.CharField(label=_("Registry id"), max_length=64)
+    sex = forms.ChoiceField(label=_("Sex"), choices=_blank() + list(Sex.choices))
+    birth_date = forms.DateField(label=_("Birth date"), widget=DateInput())
+
+
+class ProcedureCorrectionForm(CorrectionForm):
+    FIELDS = ("started_at", "ended_at", "guidance", "anesthesia", "operator")
+
+    started_at = forms.DateTimeField(label=_("Start"), widget=LocalDateTimeInput())
+    ended_at = forms.DateTimeField(label=_("End"), widget=LocalDateTimeInput())
+    guidance = forms.ChoiceField(label=_("Imaging guidance"), choices=Guidance.choices)
+    anesthesia = forms.ChoiceField(
+        label=_("Anaesthesia"), choices=_blank() + list(Anesthesia.choices)
+    )
+    operator = forms.CharField(label=_("Operator(s)"), max_length=200, required=False)
+
+
+class FractureCorrectionForm(FractureForm, CorrectionForm):
+    FIELDS = ("type", "site", "side", "aetiology", "screws", "cement_augmented")
+
+
+class FollowUpCorrectionForm(FollowUpForm, CorrectionForm):
+    FIELDS = ("contact_at", "kind", "fractures", "notes")
+
+    def changes(self) -> dict[str, Any]:
+        # The covered fractures go to the service apart: unchanged, they are not named at all,
+        # so that "every fracture of the procedure" stays so.
+        return {name: value for name, value in super().changes().items() if name != "fractures"}
+
+    def fractures_changed(self) -> list[Fracture] | None:
+        return list(self.cleaned_data["fractures"]) if "fractures" in self.changed_data else None
+
+
+class DeleteForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason for the deletion"),
+        max_length=100,
+        help_text=_("Kept in the record's audit trail."),
+    )
+
+
 # --- profile and list filters ------------------------------------------------------------------
 
 

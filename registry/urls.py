@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from registry import views
+from registry import corrections, views
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -36,6 +36,31 @@ urlpatterns = [
         name="case-complication-preview",
     ),
     path("patients/", views.patient_list, name="patients"),
+    # Corrections of saved records (registry.corrections).
+    path("patients/<int:pk>/edit/", corrections.patient_edit, name="patient-edit"),
+    path("patients/<int:pk>/delete/", corrections.patient_delete, name="patient-delete"),
+    path("cases/<int:pk>/edit/", corrections.procedure_edit, name="case-edit"),
+    path("cases/<int:pk>/delete/", corrections.procedure_delete, name="case-delete"),
+    path(
+        "cases/<int:pk>/fractures/<int:fracture_pk>/edit/",
+        corrections.fracture_edit,
+        name="case-fracture-edit",
+    ),
+    path(
+        "cases/<int:pk>/fractures/<int:fracture_pk>/delete/",
+        corrections.fracture_delete,
+        name="case-fracture-delete",
+    ),
+    path(
+        "cases/<int:pk>/follow-ups/<int:follow_up_pk>/edit/",
+        corrections.follow_up_edit,
+        name="case-follow-up-edit",
+    ),
+    path(
+        "cases/<int:pk>/follow-ups/<int:follow_up_pk>/delete/",
+        corrections.follow_up_delete,
+        name="case-follow-up-delete",
+    ),
     path("worklist/", views.worklist, name="worklist"),
     path("profile/", views.profile, name="profile"),
     path("profile/language/", views.profile_language, name="profile-language"),

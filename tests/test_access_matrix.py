@@ -175,3 +175,116 @@ def test_the_case_page_of_department_a(
         assert client.login(username={"admin_user": "admin"}.get(role, role), password=PASSWORD)
     response = client.get(f"/cases/{records['procedures']}/")
     assert response.status_code == {"anonymous": 302, "outsider": 404}.get(role, 200)
+
+
+# --- the admin: administrators write, members view their department, outsiders see nothing ---
+
+ADMIN_PATHS = {
+    "departments": "registry/department",
+    "patients": "registry/patient",
+    "procedures": "registry/procedure",
+    "fractures": "registry/fracture",
+    "follow-ups": "registry/followup",
+    "complications": "complications/complicationevent",
+}
+MEMBERS_OF_A = READERS_OF_A - {"admin_user"}
+
+
+@pytest.fixture
+def logged_in(client, radiologist, head, data_manager, api_user, outsider, admin_user):
+    """A browser signed in as ``role``; every persona is staff, as data managers are in the
+    demo, so that the admin's own rules (not the staff flag) are what is tested."""
+    users = {
+        "radiologist": radiologist,
+        "head": head,
+        "data_manager": data_manager,
+        "api_user": api_user,
+        "outsider": outsider,
+        "admin_user": admin_user,
+    }
+
+    def login(role: str):
+        if role != "anonymous":
+            users[role].is_staff = True
+            users[role].save(update_fields=["is_staff"])
+            assert client.login(username=users[role].username, password=PASSWORD)
+        return client
+
+    return login
+
+
+def _admin_expected(role: str, resource: str, action: str) -> int:
+    if role == "anonymous":
+        return 302
+    if role == "admin_user":
+        return 200
+    if resource == "departments" or action != "view":
+        return 403
+    # Viewing: members see the record read-only; for an outsider it does not exist.
+    return 302 if role == "outsider" else 200
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("role", ROLES)
+def test_the_admin_list_of_department_a(records, logged_in, role, resource):
+    response = logged_in(role).get(f"/admin/{ADMIN_PATHS[resource]}/")
+    if role == "anonymous":
+        assert response.status_code == 302
+        return
+    if resource == "departments" and role != "admin_user":
+        assert response.status_code == 403
+        return
+    assert response.status_code == 200
+    link = f"/admin/{ADMIN_PATHS[resource]}/{records[resource]}/change/"
+    assert (link in response.content.decode()) == (role in READERS_OF_A)
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("role", ROLES)
+def test_the_admin_pages_of_a_record_of_department_a(records, logged_in, role, resource):
+    client = logged_in(role)
+    base = f"/admin/{ADMIN_PATHS[resource]}"
+    record = records[resource]
+    assert client.get(f"{base}/{record}/change/").status_code == _admin_expected(
+        role, resource, "view"
+    )
+    assert client.get(f"{base}/add/").status_code == _admin_expected(role, resource, "add")
+    assert client.get(f"{base}/{record}/delete/").status_code == _admin_expected(
+        role, resource, "delete"
+    )
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("role", sorted(MEMBERS_OF_A | {"outsider"}))
+def test_only_administrators_write_in_the_admin(records, logged_in, role, resource):
+    client = logged_in(role)
+    base = f"/admin/{ADMIN_PATHS[resource]}"
+    record = records[resource]
+    assert client.post(f"{base}/add/", {}).status_code == 403
+    assert client.post(f"{base}/{record}/change/", {"reason": "x"}).status_code == 403
+    assert client.post(f"{base}/{record}/delete/", {"post": "yes"}).status_code == 403
+
+
+# --- the correction pages --------------------------------------------------------------------
+
+CORRECTIONS = [
+    "/patients/{patients}/edit/",
+    "/patients/{patients}/delete/",
+    "/cases/{procedures}/edit/",
+    "/cases/{procedures}/delete/",
+    "/cases/{procedures}/fractures/{fractures}/edit/",
+    "/cases/{procedures}/fractures/{fractures}/delete/",
+    "/cases/{procedures}/follow-ups/{follow-ups}/edit/",
+    "/cases/{procedures}/follow-ups/{follow-ups}/delete/",
+]
+
+
+@pytest.mark.parametrize("page", CORRECTIONS)
+@pytest.mark.parametrize("role", ROLES)
+def test_the_correction_pages_of_department_a(records, logged_in, role, page):
+    url = page
+    for name, pk in records.items():
+        url = url.replace("{" + name + "}", str(pk))
+    response = logged_in(role).get(url)
+    expected = {"anonymous": 302, "outsider": 404, "head": 403, "api_user": 403}.get(role, 200)
+    assert response.status_code == expected

@@ -1,4 +1,5 @@
-"""The admin writes complications through the grading service."""
+"""The administrators' admin writes complications through the grading service, and its
+edits and deletions keep the outcome summary exact."""
 
 import json
 from datetime import datetime, timedelta
@@ -85,6 +86,7 @@ def test_a_contact_moved_in_the_admin_moves_the_delayed_denominator(client, admi
             "contact_at_1": later.strftime("%H:%M:%S"),
             "kind": "clinical",
             "notes": "",
+            "reason": "Contact time corrected",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -184,7 +184,13 @@ def test_a_time_zone_changed_in_the_admin_moves_the_departments_procedures(
 
     response = client.post(
         f"/admin/registry/department/{other_department.pk}/change/",
-        {"code": "B", "name": "Department B", "time_zone": "Asia/Tokyo", "default_guidance": "ct"},
+        {
+            "code": "B",
+            "name": "Department B",
+            "time_zone": "Asia/Tokyo",
+            "default_guidance": "ct",
+            "reason": "The centre moved",
+        },
     )
 
     assert response.status_code == 302, response.content.decode()[:2000]

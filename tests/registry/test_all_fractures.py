@@ -208,6 +208,7 @@ def test_fractures_picked_in_the_admin_restrict_the_contact(client, admin_user, 
             "contact_at_1": "10:00:00",
             "kind": "clinical",
             "notes": "",
+            "reason": "Contact covered the sacrum only",
         },
     )
 
