@@ -668,7 +668,9 @@ def clause_kind(clause: str, *, siblings: Iterable[str] = ()) -> ClauseKind:
     """
     others = [text for text in siblings if text != clause]
     kind = _compile_grade(1, [clause, *others])[0].kind
-    assert kind != "repeated"  # repeats are only found across a whole term
+    if kind == "repeated" or kind == "qualified":
+        # Repeats and qualified clauses are only found across a whole term.
+        raise AssertionError(f"a clause alone cannot be {kind}")
     return kind
 
 
