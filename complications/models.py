@@ -168,6 +168,24 @@ class ComplicationEvent(models.Model):
             models.CheckConstraint(
                 condition=Q(window__in=Window.values), name="complication_window_valid"
             ),
+            # Outcome "death" and grade 5 (the override, else the automatic grade) go together.
+            models.CheckConstraint(
+                condition=(
+                    Q(outcome="death")
+                    & (
+                        Q(grade_override__isnull=False, grade_override=5)
+                        | Q(grade_override__isnull=True, auto_grade=5)
+                    )
+                )
+                | (
+                    ~Q(outcome="death")
+                    & (
+                        (Q(grade_override__isnull=False) & ~Q(grade_override=5))
+                        | (Q(grade_override__isnull=True) & ~Q(auto_grade=5))
+                    )
+                ),
+                name="complication_death_is_grade_5",
+            ),
             models.CheckConstraint(
                 condition=Q(cirse_grade__isnull=True) | Q(cirse_grade__gte=1, cirse_grade__lte=6),
                 name="complication_cirse_range",

@@ -140,10 +140,38 @@ def _complication_fields(proc, **overrides):
         pytest.param({"window": "late"}, id="unknown-window"),
         pytest.param({"cirse_grade": 7}, id="cirse-7"),
         pytest.param({"sir_class": "G"}, id="sir-G"),
+        pytest.param({"outcome": "death"}, id="death-with-grade-2"),
+        pytest.param({"auto_grade": 5}, id="grade-5-without-death"),
+        pytest.param(
+            {"auto_grade": 5, "outcome": "death", "grade_override": 4, "override_reason": "x"},
+            id="death-overridden-to-4",
+        ),
+        pytest.param(
+            {"grade_override": 5, "override_reason": "x", "outcome": "resolved"},
+            id="override-5-resolved",
+        ),
     ],
 )
 def test_a_complication_breaking_a_rule_is_refused(proc, overrides):
     _refused(ComplicationEvent, **_complication_fields(proc, **overrides))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"auto_grade": 5, "outcome": "death"}, id="death-grade-5"),
+        pytest.param(
+            {"grade_override": 5, "override_reason": "x", "outcome": "death"},
+            id="death-overridden-to-5",
+        ),
+        pytest.param(
+            {"auto_grade": 5, "grade_override": 4, "override_reason": "x"},
+            id="grade-5-overridden-to-4",
+        ),
+    ],
+)
+def test_death_and_grade_5_together_are_accepted(proc, overrides):
+    ComplicationEvent.objects.create(**_complication_fields(proc, **overrides))
 
 
 def test_the_stored_grade_is_the_override_when_there_is_one(proc):
