@@ -4,7 +4,8 @@ The random sequence of ``test_rates_match_recomputation`` goes through the servi
 only. Here the same kinds of writes go, at random, through each way into the
 registry: the services, the REST API (an ``APIClient`` with a token), the case
 pages (the Django test client, the forms a radiologist posts) and the Celery
-re-grading task run in-process. After every write the outcome summary equals a
+re-grading task run in-process, and the Django admin as an administrator uses it
+(its forms save through the services). After every write the outcome summary equals a
 rebuild; at the end ``registry_verify`` finds no difference (grades, windows,
 hours, CIRSE/SIR and the summary), a re-grading changes nothing, and the rates
 equal the naive recomputation. Runs on SQLite and PostgreSQL alike.
@@ -14,12 +15,13 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from io import StringIO
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import Client
@@ -30,9 +32,11 @@ from complications.models import ComplicationEvent
 from complications.outcomes import outcomes_differences
 from complications.selectors import rates
 from complications.tasks import regrade_all
-from registry.models import Department, Procedure
+from registry.models import Department, FollowUp, Fracture, Procedure
 from tests.complications.test_rates_match_recomputation import (
     ENTRIES,
+    FRACTURE_TYPES,
+    SITES,
     UNITS,
     Cohort,
     naive_rates,
@@ -41,6 +45,12 @@ from tests.complications.test_rates_match_recomputation import (
 from tests.conftest import api_client_for
 
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"  # what a datetime-local input posts
+SITE_ZONE = ZoneInfo(settings.TIME_ZONE)  # the admin's date and time boxes
+
+
+def _admin_moment(name: str, moment: datetime) -> dict[str, str]:
+    local = moment.astimezone(SITE_ZONE)
+    return {f"{name}_0": local.strftime("%Y-%m-%d"), f"{name}_1": local.strftime("%H:%M:%S")}
 
 
 class Refused(Exception):
@@ -74,6 +84,13 @@ class Doors(Cohort):
             raise Refused(url)
         assert response.status_code == 302, (url, response.status_code)
         self.used["page"] += 1
+
+    def _admin(self, url: str, data: dict[str, Any]) -> None:
+        response = self.pages.post(url, data)
+        if response.status_code == 200:  # the admin form again, with the service's refusal
+            raise Refused(url)
+        assert response.status_code == 302, (url, response.status_code)
+        self.used["admin"] += 1
 
     def _onset(self, procedure: Procedure) -> dict[str, Any]:
         kind = self.rng.choice(("during", "inside", "early", "delayed", "date"))
@@ -151,12 +168,27 @@ class Doors(Cohort):
         self._api("patch", f"/api/v1/complications/{event.pk}/", change)
 
     def move(self) -> None:
-        if self._door("api") == "service":
+        door = self._door("api", "admin")
+        if door == "service":
             super().move()
             return
         procedure = self.fresh(self.rng.choice(self.procedures))
         shift = timedelta(hours=self.rng.choice((-30, -6, -1, 1, 5, 26)))
         longer = timedelta(minutes=self.rng.choice((0, 20, 600)))
+        if door == "admin":
+            self._admin(
+                reverse("admin:registry_procedure_change", args=[procedure.pk]),
+                {
+                    "patient": str(procedure.patient_id),
+                    **_admin_moment("started_at", procedure.started_at + shift),
+                    **_admin_moment("ended_at", procedure.ended_at + shift + longer),
+                    "guidance": procedure.guidance,
+                    "anesthesia": procedure.anesthesia,
+                    "operator": procedure.operator,
+                    "reason": "Times corrected from the PACS.",
+                },
+            )
+            return
         self._api(
             "patch",
             f"/api/v1/procedures/{procedure.pk}/",
@@ -188,6 +220,32 @@ class Doors(Cohort):
                 "contact_at": contact_at.astimezone(zone).strftime(LOCAL_MINUTE),
                 "kind": kind,
                 "fractures": fractures or list(procedure.fractures.values_list("pk", flat=True)),
+            },
+        )
+
+    def delete_contact(self) -> None:
+        contact = FollowUp.objects.order_by("?").first()
+        if self._door("admin") == "service" or contact is None:
+            super().delete_contact()
+            return
+        self._admin(reverse("admin:registry_followup_delete", args=[contact.pk]), {"post": "yes"})
+
+    def retype(self) -> None:
+        fracture = Fracture.objects.order_by("?").first()
+        if self._door("admin") == "service" or fracture is None:
+            super().retype()
+            return
+        self._admin(
+            reverse("admin:registry_fracture_change", args=[fracture.pk]),
+            {
+                "procedure": str(fracture.procedure_id),
+                "type": self.rng.choice(FRACTURE_TYPES),
+                "site": self.rng.choice(SITES),
+                "side": fracture.side,
+                "aetiology": fracture.aetiology,
+                "screws": str(fracture.screws),
+                "reason": "Type corrected after review.",
+                **({"cement_augmented": "on"} if fracture.cement_augmented else {}),
             },
         )
 
@@ -239,7 +297,7 @@ def test_random_writes_through_every_door_leave_nothing_to_correct(
         differences = outcomes_differences()
         assert not any(differences.values()), (operation.__name__, differences)
     assert applied >= 40, f"only {applied} writes applied ({refused} refused)"
-    assert {"api", "page", "celery"} <= set(cohort.used), cohort.used
+    assert {"api", "page", "celery", "admin"} <= set(cohort.used), cohort.used
 
     assert list(verify.registry_differences()) == []
     out = StringIO()
