@@ -10,8 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     DJANGO_SETTINGS_MODULE=registry.settings STATIC_ROOT=/app/var/static
 WORKDIR /app
 RUN useradd --system --uid 1000 --home /app registry
-COPY pyproject.toml README.md ./
-RUN pip install --upgrade pip && pip install .
+COPY pyproject.toml README.md requirements.lock ./
+# The pinned versions of requirements.lock (./scripts/lock regenerates it), then the project.
+RUN pip install --upgrade pip && pip install -r requirements.lock && pip install --no-deps .
 COPY --from=assets /app/node_modules ./node_modules
 COPY . .
 RUN DEBUG=false SECRET_KEY=build-only python manage.py collectstatic --noinput \
