@@ -110,10 +110,11 @@ def _validate_patient(
         first = (
             patient.procedures.order_by("started_at").values_list("started_at", flat=True).first()
         )
-        if first is not None and birth_date > timezone.localtime(first).date():
+        first_day = local_date(first, department.time_zone) if first is not None else None
+        if first_day is not None and birth_date > first_day:
             errors["birth_date"] = [
                 _("The birth date is after the patient's procedure of %(date)s.")
-                % {"date": timezone.localtime(first).date().isoformat()}
+                % {"date": first_day.isoformat()}
             ]
     return errors
 
@@ -208,7 +209,7 @@ def _validate_procedure(
         errors.setdefault("started_at", []).append(_("The procedure start is in the future."))
     if in_the_future(ended_at, time_zone=zone):
         errors.setdefault("ended_at", []).append(_("The procedure end is in the future."))
-    if timezone.localtime(started_at).date() < patient.birth_date:
+    if local_date(started_at, patient.department.time_zone) < patient.birth_date:
         errors.setdefault("started_at", []).append(
             _("The procedure starts before the patient's birth date.")
         )

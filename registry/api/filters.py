@@ -9,9 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
 from django_filters import rest_framework as filters
+from rest_framework.filters import OrderingFilter
 
 from registry.api.fields import MAX_ID
+from registry.api.serializers import sees_identifiers
 from registry.models import (
     Aetiology,
     Anesthesia,
@@ -47,6 +50,17 @@ class DateBoundFilter(filters.DateFilter):
         super().__init__(field_name=field_name, lookup_expr=f"date__{lookup_expr}", **kwargs)
 
 
+class ScopedOrderingFilter(OrderingFilter):
+    """``?ordering=``, among the fields the view allows this user (``get_ordering_fields``)."""
+
+    def remove_invalid_fields(self, queryset, fields, view, request):  # type: ignore[no-untyped-def]
+        allowed = getattr(view, "get_ordering_fields", None)
+        if allowed is None:
+            return super().remove_invalid_fields(queryset, fields, view, request)
+        valid = set(allowed())
+        return [term for term in fields if term.lstrip("-") in valid]
+
+
 def department_filter(path: str) -> IdFilter:
     return IdFilter(field_name=path, help_text="Department id.")
 
@@ -62,12 +76,23 @@ class DepartmentFilter(filters.FilterSet):
 
 class PatientFilter(filters.FilterSet):
     department = department_filter(Patient.DEPARTMENT_PATH)
-    registry_id = filters.CharFilter(help_text="Exact registry id.")
+    registry_id = filters.CharFilter(
+        method="filter_registry_id",
+        help_text="Exact registry id (for users who see identifiers; null for the others).",
+    )
     sex = filters.ChoiceFilter(choices=Sex.choices)
 
     class Meta:
         model = Patient
         fields = ["department", "registry_id", "sex"]
+
+    def filter_registry_id(self, queryset: QuerySet[Patient], name: str, value: str) -> Any:
+        # A search by the identifier would reveal what the null in the answer hides.
+        if self.request is not None and not sees_identifiers(self.request.user):
+            raise forms.ValidationError(
+                "Searching by registry id needs the permission to see identifiers."
+            )
+        return queryset.filter(registry_id=value)
 
 
 class ProcedureFilter(filters.FilterSet):

@@ -79,6 +79,14 @@ class PatientViewSet(ServiceModelViewSet):
     serializer_class = serializers.PatientSerializer
     filterset_class = filters.PatientFilter
     ordering_fields: ClassVar[list[str]] = ["registry_id", "birth_date", "created_at", "updated_at"]
+    IDENTIFYING_ORDERINGS = ("registry_id", "birth_date")
+
+    def get_ordering_fields(self) -> list[str]:
+        """Ordering by an identifier would reveal what the null in the answer hides."""
+        request = getattr(self, "request", None)
+        if request is None or serializers.sees_identifiers(request.user):
+            return self.ordering_fields
+        return [f for f in self.ordering_fields if f not in self.IDENTIFYING_ORDERINGS]
 
     def service_create(self, data: dict[str, Any]) -> Patient:
         return services.patient_create(**data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from django.urls import get_resolver
 from django.utils import timezone
 
 from registry.api import views
@@ -138,6 +139,9 @@ class TestCreate:
             patient.save()
             return patient
 
+        # Load the URLconf first: a page module imported while the patch is on (the first
+        # request of an xdist worker) would keep the racing function for every later test.
+        get_resolver().url_patterns  # noqa: B018
         monkeypatch.setattr(views.services, "patient_create", racing_create)
 
         response = api.post(URL, payload(), format="json")
