@@ -14,9 +14,21 @@ from registry.admin import ScopedAdmin
 
 @admin.register(CtcaeTerm)
 class CtcaeTermAdmin(admin.ModelAdmin):
+    """Read-only: the catalogue changes through ``manage.py ctcae_import`` (``catalogue_sync``),
+    which re-grades the complications of every changed term or refuses naming them."""
+
     list_display = ("code", "name", "soc", "curated")
     list_filter = ("curated", "soc")
     search_fields = ("code", "name")
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
 
 
 @admin.register(ComplicationEvent)

@@ -81,6 +81,12 @@ class PatientViewSet(ServiceModelViewSet):
     ordering_fields: ClassVar[list[str]] = ["registry_id", "birth_date", "created_at", "updated_at"]
     IDENTIFYING_ORDERINGS = ("registry_id", "birth_date")
 
+    def get_queryset(self) -> Any:
+        queryset = super().get_queryset()
+        if serializers.sees_identifiers(self.request.user):
+            return queryset
+        return queryset.order_by("department", "pk")  # not in registry id order either
+
     def get_ordering_fields(self) -> list[str]:
         """Ordering by an identifier would reveal what the null in the answer hides."""
         request = getattr(self, "request", None)

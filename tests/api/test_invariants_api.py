@@ -3,7 +3,7 @@ outcome and grade, identifiers withheld as in exports, export downloads re-check
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -223,3 +223,20 @@ def test_an_export_is_no_longer_downloadable_once_its_owner_left_a_department_it
 
     assert api.get(download).status_code == 404
     assert api.get(f"/api/v1/exports/{job['id']}/").json()["download_url"] is None
+
+
+def test_a_reader_without_identifiers_cannot_search_or_sort_by_them(head, radiologist, department):
+    older = f.patient(department, registry_id="ZZ-OLD", birth_date=date(1930, 1, 1))
+    younger = f.patient(department, registry_id="AA-YOUNG", birth_date=date(1990, 1, 1))
+    head_api, radiologist_api = api_client_for(head), api_client_for(radiologist)
+
+    searched = head_api.get("/api/v1/patients/", {"registry_id": "ZZ-OLD"})
+    assert searched.status_code == 400 and "registry_id" in searched.json()
+    found = radiologist_api.get("/api/v1/patients/", {"registry_id": "ZZ-OLD"}).json()
+    assert [p["id"] for p in found["results"]] == [older.pk]
+
+    for ordering in ("birth_date", "-birth_date", "registry_id", "-registry_id"):
+        as_head = head_api.get("/api/v1/patients/", {"ordering": ordering}).json()["results"]
+        assert [p["id"] for p in as_head] == [older.pk, younger.pk], ordering
+    by_birth = radiologist_api.get("/api/v1/patients/", {"ordering": "-birth_date"}).json()
+    assert [p["id"] for p in by_birth["results"]] == [younger.pk, older.pk]

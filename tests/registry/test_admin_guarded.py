@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from complications.models import ComplicationEvent
+from complications.models import ComplicationEvent, CtcaeTerm
 from complications.services import complication_record
 from registry.models import FollowUp, Fracture, Patient, Procedure
 from tests import factories
@@ -360,3 +360,21 @@ def test_a_time_zone_change_in_the_admin_that_no_complication_fits_is_refused(as
     assert "errornote" in response.content.decode()
     honolulu.refresh_from_db()
     assert honolulu.time_zone == "Pacific/Honolulu"
+
+
+def test_the_term_catalogue_is_read_only_in_the_admin_even_for_an_administrator(as_admin):
+    term = CtcaeTerm.objects.get(code="10048038")
+    response = as_admin.post(
+        f"/admin/complications/ctcaeterm/{term.pk}/change/",
+        {"code": term.code, "name": term.name, "soc": term.soc, "grade_1": "Anything"},
+    )
+    assert response.status_code == 403
+    assert as_admin.get("/admin/complications/ctcaeterm/add/").status_code == 403
+    assert (
+        as_admin.post(
+            f"/admin/complications/ctcaeterm/{term.pk}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert CtcaeTerm.objects.get(pk=term.pk).grades == term.grades
+    assert as_admin.get(f"/admin/complications/ctcaeterm/{term.pk}/change/").status_code == 200
