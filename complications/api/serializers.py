@@ -29,9 +29,9 @@ from complications.services import core_term
 from registry.api.fields import (
     AwareDateTimeField,
     BoundedDateField,
-    IdListField,
     ScopedPrimaryKeyRelatedField,
 )
+from registry.api.serializers import CoveredFractures
 from registry.models import Procedure, Sex
 
 SEVERITIES = [("minor", "Minor (grade 1-2)"), ("major", "Major (grade 3-5)")]
@@ -147,22 +147,8 @@ class TermCodeField(serializers.SlugRelatedField):
         return super().to_internal_value(data.strip())
 
 
-class ComplicationSerializer(serializers.ModelSerializer):
+class ComplicationSerializer(CoveredFractures, serializers.ModelSerializer):
     procedure = ScopedPrimaryKeyRelatedField(Procedure)
-    fractures = IdListField(
-        required=False,
-        help_text=_(
-            "Fractures of that procedure; empty (or absent on creation) = all of them, "
-            "including fractures added later; absent on a PATCH = unchanged."
-        ),
-    )
-    all_fractures = serializers.BooleanField(
-        read_only=True,
-        help_text=_(
-            "True: every fracture of the procedure, including those added later "
-            "(fractures lists the current ones); false: only the fractures named."
-        ),
-    )
     term = TermCodeField(
         slug_field="code",
         queryset=CtcaeTerm.objects.all(),

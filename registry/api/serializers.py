@@ -175,8 +175,10 @@ class FractureSerializer(serializers.ModelSerializer):
         validators: list[Any] = []
 
 
-class FollowUpSerializer(serializers.ModelSerializer):
-    procedure = ScopedPrimaryKeyRelatedField(Procedure)
+class CoveredFractures(serializers.Serializer):
+    """The fractures a follow-up or complication covers, and whether that is all of them
+    (docs/domain.md section 1): one definition for both resources."""
+
     fractures = IdListField(
         required=False,
         help_text=_(
@@ -191,6 +193,10 @@ class FollowUpSerializer(serializers.ModelSerializer):
             "(fractures lists the current ones); false: only the fractures named."
         ),
     )
+
+
+class FollowUpSerializer(CoveredFractures, serializers.ModelSerializer):
+    procedure = ScopedPrimaryKeyRelatedField(Procedure)
     contact_at = AwareDateTimeField(help_text=_("Not before the procedure start."))
 
     class Meta:
