@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 
 from complications import services
 from complications.ctcae.pigsf import (
@@ -89,3 +92,23 @@ def test_each_screw_fixation_event_is_a_by_term_row_of_its_own(screw_cohort, hea
     assert [(r["soc"], r["events"], r["minor"], r["major"]) for r in delayed] == [
         (MUSCULOSKELETAL, 2, 1, 1)
     ]
+
+
+@pytest.mark.django_db
+def test_the_dashboards_table_by_term_names_each_event_with_its_code(screw_cohort, head):
+    client = Client()
+    client.force_login(head)
+
+    html = client.get("/dashboard/").content.decode()
+
+    table = html[html.index('id="by-term"') : html.index("</table>", html.index('id="by-term"'))]
+    rows = re.findall(r"<tr data-window[^>]*>.*?</tr>", table, re.S)
+    cells = [
+        " ".join(unescape(re.sub(r"<[^>]+>", " ", cell)).split())
+        for row in rows
+        for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[1:2]
+    ]
+    other = CtcaeTerm.objects.get(pk=MUSCULOSKELETAL_OTHER).name
+    assert f"{MIGRATION.label} PIGSF-MIGRATION · {other}" in cells
+    assert other in cells  # the free-text row
+    assert 'data-pigsf-event="PIGSF-CEMENT-LEAK"' in table
