@@ -112,3 +112,18 @@ def test_the_dashboards_table_by_term_names_each_event_with_its_code(screw_cohor
     assert f"{MIGRATION.label} PIGSF-MIGRATION · {other}" in cells
     assert other in cells  # the free-text row
     assert 'data-pigsf-event="PIGSF-CEMENT-LEAK"' in table
+
+
+@pytest.mark.django_db
+def test_the_results_paragraph_names_the_screw_fixation_event_not_its_other_specify_term(
+    screw_cohort, head
+):
+    client = Client()
+    client.force_login(head)
+
+    html = client.get("/dashboard/report/").content.decode()
+
+    paragraph = " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+    assert (
+        "The most frequent major delayed complication was screw migration or back-out (1/"
+    ) in paragraph
