@@ -1,4 +1,4 @@
-from django.db import migrations, models
+from django.db import migrations, models, transaction
 
 TERM_SUMMARY = ("fracturetermoutcome", "proceduretermoutcome", "outcometermmonth")
 
@@ -14,9 +14,12 @@ def rebuild(apps, schema_editor):
     # The summary computed from the clinical tables with the current code (see
     # 0006). Should these models change shape in a later migration, move this
     # rebuild there.
+    from complications.live import bump_stats_version
     from complications.outcomes import outcomes_rebuild
 
     outcomes_rebuild()
+    # Statistics cached before the migration have no row per screw-fixation event.
+    transaction.on_commit(bump_stats_version)
 
 
 def _field():
@@ -49,5 +52,7 @@ class Migration(migrations.Migration):
                 fields=("procedure", "window", "term", "pigsf_event"), name="pto_one_row_per_term"
             ),
         ),
-        migrations.RunPython(rebuild, migrations.RunPython.noop),
+        # Backwards, the per-term rows are emptied before the narrower constraints
+        # return (a term's events would collide); run outcomes_rebuild afterwards.
+        migrations.RunPython(rebuild, empty_term_summary),
     ]
