@@ -450,6 +450,9 @@ def _event(
         if alternatives:
             override = str(rng.choice(alternatives))
             reason = "Clinical judgement at the M&M meeting (synthetic)."
+    # Outcome "death" goes with grade 5 and only with it (a database constraint).
+    effective = int(override) if override != NULL else template.grade
+    outcome = "death" if effective == 5 else _pick(rng, OUTCOMES)
     w["complications_complicationevent"].writerow(
         [
             event_id,
@@ -466,7 +469,7 @@ def _event(
             template.rationale,
             window,
             hours,
-            _pick(rng, OUTCOMES),
+            outcome,
             _pick(rng, RELATEDNESS),
             "",
             "{}",

@@ -501,6 +501,10 @@ class _TermEvidence(models.Model):
         CtcaeTerm, on_delete=models.CASCADE, related_name="+", db_index=False, null=True
     )
     soc = models.CharField(max_length=255)
+    # The screw-fixation event an "Other, specify" complication records
+    # (``pigsf_lookups``), so that each event is a term row of its own; "" for
+    # every other complication and on the per-SOC rows.
+    pigsf_event = models.CharField(max_length=32, default="", blank=True)
     grade = models.PositiveSmallIntegerField()
 
     class Meta:
@@ -522,7 +526,7 @@ class FractureTermOutcome(_SelectionColumns, _TermEvidence):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["fracture", "window", "term"], name="fto_one_row_per_term"
+                fields=["fracture", "window", "term", "pigsf_event"], name="fto_one_row_per_term"
             ),
             models.UniqueConstraint(
                 fields=["fracture", "window", "soc"],
@@ -549,7 +553,7 @@ class ProcedureTermOutcome(_SelectionColumns, _TermEvidence):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["procedure", "window", "term"], name="pto_one_row_per_term"
+                fields=["procedure", "window", "term", "pigsf_event"], name="pto_one_row_per_term"
             ),
             models.UniqueConstraint(
                 fields=["procedure", "window", "soc"],
@@ -609,9 +613,9 @@ class OutcomeMonth(models.Model):
 
 
 class OutcomeTermMonth(models.Model):
-    """Per unit, department, month (or year: ``period``), window and term (or SOC,
-    with no term): the units with a complication of that term (SOC) in the
-    window, and those whose highest such grade is major."""
+    """Per unit, department, month (or year: ``period``), window and term (with its
+    screw-fixation event, if any) or SOC (with no term): the units with a complication
+    of that term (SOC) in the window, and those whose highest such grade is major."""
 
     period = models.CharField(max_length=5)
     unit = models.CharField(max_length=10)
@@ -624,6 +628,7 @@ class OutcomeTermMonth(models.Model):
         CtcaeTerm, on_delete=models.CASCADE, related_name="+", db_index=False, null=True
     )
     soc = models.CharField(max_length=255)
+    pigsf_event = models.CharField(max_length=32, default="", blank=True)
     events = models.PositiveIntegerField()
     major = models.PositiveIntegerField()
 

@@ -3,7 +3,8 @@
 The counting rules (docs/domain.md section 4) only need, per unit, the highest grade
 of its complications in each window and whether a contact was recorded after
 the end and more than 24 hours after it; per (unit, window, term), the highest
-grade. Computing them at read time joins fractures, complications and contacts:
+grade, where a screw-fixation event recorded under an "Other, specify" term
+(``ctcae.pigsf``) is a term of its own. Computing them at read time joins fractures, complications and contacts:
 seconds at a million fractures. So they are kept in four narrow tables
 (``FractureOutcome``, ``ProcedureOutcome`` and their per-term rows), which the
 selectors scan instead.
@@ -57,6 +58,7 @@ from complications.models import (
     ProcedureTermOutcome,
     Window,
 )
+from complications.pigsf_lookups import pigsf_event_code
 from registry.models import FollowUp, Fracture, FractureType, Procedure, Site
 
 DAY = timedelta(hours=24)
@@ -177,6 +179,12 @@ def _term(path: str, per_soc: bool) -> F | Value:
     return Value(None, output_field=models.CharField()) if per_soc else F(path)
 
 
+def _pigsf_event(path: str, per_soc: bool) -> Case | Value:
+    """The screw-fixation event of a per-term row (part of its term: each event
+    counts as a term of its own); none on a per-SOC row."""
+    return Value("", output_field=models.CharField()) if per_soc else pigsf_event_code(path)
+
+
 def _fracture_term_rows(procedure_ids: list[int] | None, *, per_soc: bool) -> QuerySet[Any]:
     links = ComplicationEvent.fractures.through.objects.all()
     if procedure_ids is not None:
@@ -187,6 +195,7 @@ def _fracture_term_rows(procedure_ids: list[int] | None, *, per_soc: bool) -> Qu
             **_selection("fracture__procedure__"),
             window=F("complicationevent__window"),
             term_id=_term("complicationevent__term_id", per_soc),
+            pigsf_event=_pigsf_event("complicationevent__", per_soc),
             soc=F("complicationevent__term__soc"),
             grade=Max("complicationevent__grade"),
             procedure_id=F("fracture__procedure_id"),
@@ -207,6 +216,7 @@ def _procedure_term_rows(procedure_ids: list[int] | None, *, per_soc: bool) -> Q
             **_selection("procedure__"),
             window_=F("window"),
             term_id_=_term("term_id", per_soc),
+            pigsf_event_=_pigsf_event("", per_soc),
             soc=F("term__soc"),
             grade_=Max("grade"),
             patient_id=F("procedure__patient_id"),
@@ -229,6 +239,7 @@ _FRACTURE_TERM_COLUMNS = [
     ("operator", "operator"),
     ("window", "window"),
     ("term_id", "term_id"),
+    ("pigsf_event", "pigsf_event"),
     ("soc", "soc"),
     ("grade", "grade"),
     ("procedure_id", "procedure_id"),
@@ -244,6 +255,7 @@ _PROCEDURE_TERM_COLUMNS = [
     ("operator", "operator"),
     ("window", "window_"),
     ("term_id", "term_id_"),
+    ("pigsf_event", "pigsf_event_"),
     ("soc", "soc"),
     ("grade", "grade_"),
     ("patient_id", "patient_id"),
@@ -366,14 +378,14 @@ def _month_rows(model: type[models.Model], unit: str, bounds: list[Any] | None) 
 def _term_month_rows(
     model: type[models.Model], unit: str, bounds: list[Any] | None
 ) -> QuerySet[Any]:
-    # One summary row per (unit, window, term) and per (unit, window, SOC): counting
-    # rows counts units.
+    # One summary row per (unit, window, term and event) and per (unit, window, SOC):
+    # counting rows counts units.
     rows = model._default_manager.all()
     if bounds is not None:
         rows = rows.filter(_in_months(bounds))
     return (
         rows.annotate(month_=_month())
-        .values("department_id", "month_", "window", "term_id", "soc")
+        .values("department_id", "month_", "window", "term_id", "pigsf_event", "soc")
         .annotate(
             unit_=Value(unit),
             period_=Value(MONTH),
@@ -401,6 +413,7 @@ _TERM_MONTH_COLUMNS = [
     ("month", "month_"),
     ("window", "window"),
     ("term_id", "term_id"),
+    ("pigsf_event", "pigsf_event"),
     ("soc", "soc"),
     ("events", "events"),
     ("major", "major"),
@@ -452,7 +465,7 @@ _MONTH_LOCK_SPACE = 0x4D4F0000
 _YEAR_LOCK_SPACE = 0x59520000
 
 
-_KEYS = ("unit", "department_id", "window", "term_id", "soc")
+_KEYS = ("unit", "department_id", "window", "term_id", "pigsf_event", "soc")
 
 
 def _year_rows(

@@ -62,6 +62,7 @@ from django.db.models.functions import ExtractDay, ExtractMonth, ExtractYear, Tr
 from django.utils import timezone
 
 from complications.ctcae import GRADES, MAJOR_GRADE
+from complications.ctcae.pigsf import PIGSF_EVENTS
 from complications.ctcae.rates import percent, rate_summary
 from complications.models import (
     ComplicationEvent,
@@ -402,21 +403,22 @@ def _breakdown_by(units: _Units, split: _Split | None, key: str) -> list[dict[st
     A unit's highest grade among the group's complications is major exactly
     when its row is major. A (unit, window, term) and a (unit, window, SOC) are
     one row each, so a fracture or a procedure counts without DISTINCT; a
-    patient spans their procedures' rows. Term names come from the catalogue
-    afterwards, so the database groups by the term's code only.
+    patient spans their procedures' rows. A screw-fixation event recorded under
+    an "Other, specify" term (``ctcae.pigsf``) is part of the term's key: each
+    event is a row of its own (``pigsf_event``: its export code), and the plain
+    "Other, specify" row counts the free-text ones. Term names come from the
+    catalogue afterwards, so the database groups by the term's code only.
     """
     per_term = key == "term"
-    group = ("window", "term_id" if per_term else "soc")
-    counts: dict[tuple[str, str], tuple[int, int]] = {}
+    group = ("window", "term_id", "pigsf_event") if per_term else ("window", "soc")
+    counts: dict[tuple[str, ...], tuple[int, int]] = {}
 
     def count(rows: QuerySet[Any], aggregates: dict[str, Any]) -> None:
         grouped = rows.filter(term__isnull=not per_term).values(*group).annotate(**aggregates)
         for row in grouped.order_by():
-            events, major = counts.get((row[group[0]], row[group[1]]), (0, 0))
-            counts[(row[group[0]], row[group[1]])] = (
-                events + (row["events"] or 0),
-                major + (row["major"] or 0),
-            )
+            name = tuple(row[field] for field in group)
+            events, major = counts.get(name, (0, 0))
+            counts[name] = (events + (row["events"] or 0), major + (row["major"] or 0))
 
     where = units if split is None else split.edges
     count(
@@ -434,7 +436,7 @@ def _breakdown_by(units: _Units, split: _Split | None, key: str) -> list[dict[st
         {
             code: {"term": code, "term_name": name, "soc": soc}
             for code, name, soc in CtcaeTerm.objects.filter(
-                pk__in={k for _, k in counts}
+                pk__in={name[1] for name in counts}
             ).values_list("pk", "name", "soc")
         }
         if per_term and counts
@@ -443,18 +445,35 @@ def _breakdown_by(units: _Units, split: _Split | None, key: str) -> list[dict[st
     window_order = {w: i for i, w in enumerate(WINDOWS)}
     result = [
         {
-            "window": window,
-            **(terms[k] if per_term else {"soc": k}),
+            "window": name[0],
+            **(_term_row(terms[name[1]], name[2]) if per_term else {"soc": name[1]}),
             "events": events,
             "minor": events - major,
             "major": major,
         }
-        for (window, k), (events, major) in counts.items()
+        for name, (events, major) in counts.items()
         if events
     ]
-    name = "term_name" if per_term else "soc"
-    result.sort(key=lambda r: (window_order[r["window"]], -r["events"], -r["major"], r[name]))
+
+    def order(row: dict[str, Any]) -> tuple[Any, ...]:
+        label = (row["term_name"], row["pigsf_event_label"] or "") if per_term else (row["soc"],)
+        return (window_order[row["window"]], -row["events"], -row["major"], *label)
+
+    result.sort(key=order)
     return result
+
+
+_PIGSF_EVENTS_BY_CODE = {event.code: event for event in PIGSF_EVENTS}
+
+
+def _term_row(term: dict[str, str], pigsf_event: str) -> dict[str, Any]:
+    """A by-term row's names: the term's, and the screw-fixation event's (or None)."""
+    event = _PIGSF_EVENTS_BY_CODE.get(pigsf_event)
+    return {
+        **term,
+        "pigsf_event": None if event is None else event.code,
+        "pigsf_event_label": None if event is None else event.label,
+    }
 
 
 def rates(  # type: ignore[no-untyped-def]

@@ -53,10 +53,19 @@ DERIVED_FIELDS = (
 SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
     "FractureOutcome": ("fracture_id",),
     "ProcedureOutcome": ("procedure_id",),
-    "FractureTermOutcome": ("fracture_id", "window", "term_id", "soc"),
-    "ProcedureTermOutcome": ("procedure_id", "window", "term_id", "soc"),
+    "FractureTermOutcome": ("fracture_id", "window", "term_id", "pigsf_event", "soc"),
+    "ProcedureTermOutcome": ("procedure_id", "window", "term_id", "pigsf_event", "soc"),
     "OutcomeMonth": ("period", "unit", "department_id", "month"),
-    "OutcomeTermMonth": ("period", "unit", "department_id", "month", "window", "term_id", "soc"),
+    "OutcomeTermMonth": (
+        "period",
+        "unit",
+        "department_id",
+        "month",
+        "window",
+        "term_id",
+        "pigsf_event",
+        "soc",
+    ),
 }
 ABSENT = "(absent)"
 

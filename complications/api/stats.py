@@ -118,6 +118,17 @@ class TermRowSerializer(serializers.Serializer):
     window = serializers.ChoiceField(choices=Window.choices)
     term = serializers.CharField(help_text=_("CTCAE v5.0 MedDRA code."))
     term_name = serializers.CharField()
+    pigsf_event = serializers.CharField(
+        allow_null=True,
+        help_text=_(
+            "The screw-fixation event's export code, when the row counts one event recorded "
+            "under this “Other, specify” term; null on every other row (on an “Other, "
+            "specify” term: its free-text complications)."
+        ),
+    )
+    pigsf_event_label = serializers.CharField(
+        allow_null=True, help_text=_("The screw-fixation event's label; null with the code.")
+    )
     soc = serializers.CharField()
     events = serializers.IntegerField()
     minor = serializers.IntegerField()

@@ -15,8 +15,9 @@ from rest_framework.views import APIView
 
 from complications import grading_text, services
 from complications.api import serializers
-from complications.ctcae.pigsf import PIGSF_EVENTS, specify_forms
+from complications.ctcae.pigsf import PIGSF_EVENTS
 from complications.models import ComplicationEvent, CtcaeTerm, Outcome, Window
+from complications.pigsf_lookups import pigsf_event_condition
 from registry.api.filters import IdFilter, department_filter
 from registry.api.parsers import BoundedJSONParser
 from registry.api.schema import RegistryAutoSchema
@@ -64,10 +65,7 @@ class ComplicationFilter(filters.FilterSet):
 
     def filter_pigsf_event(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
         (event,) = (event for event in PIGSF_EVENTS if event.code == value)
-        whole, prefix = specify_forms(event)
-        return queryset.filter(
-            Q(specify__iexact=whole) | Q(specify__istartswith=prefix), term_id=event.term
-        )
+        return queryset.filter(pigsf_event_condition(event))
 
     def filter_severity(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
         return queryset.filter(grade__gte=3) if value == "major" else queryset.filter(grade__lte=2)

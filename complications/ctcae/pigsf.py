@@ -61,7 +61,8 @@ def specify_forms(event: PigsfEvent) -> tuple[str, str]:
     """What a specifying text recording ``event`` equals, or starts with (case aside).
 
     The one statement of the rule: `event_of` applies it in Python, the complications filter
-    of the API as ``iexact`` / ``istartswith`` in the database.
+    of the API and the statistics' per-term rows as ``iexact`` / ``istartswith`` in the
+    database (``complications.pigsf_lookups``).
     """
     return event.label, f"{event.label}:"
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 def rebuild(apps, schema_editor):
     # Derived data, computed from the clinical tables with the current code (the
     # summary has no state of its own to migrate): by the latest migration that
-    # shapes the summary (0007), which this code matches.
+    # shapes the summary (0008), which this code matches.
     pass
 
 

@@ -67,12 +67,9 @@ def flag_all_fractures(apps, schema_editor):
 
 
 def rebuild(apps, schema_editor):
-    # The summary computed from the clinical tables with the current code (see
-    # 0006). Should these models change shape in a later migration, move this
-    # rebuild there.
-    from complications.outcomes import outcomes_rebuild
-
-    outcomes_rebuild()
+    # Derived data, computed with the current code by the latest migration that
+    # shapes the summary (0008), which this code matches.
+    pass
 
 
 def _field(**kwargs):

@@ -79,13 +79,26 @@
     return td;
   }
 
+  // A screw-fixation event's row: its label, then its export code and the "Other, specify"
+  // term it is recorded under (as the server renders it).
+  function termCell(row) {
+    if (!row.pigsf_event) return cell(row.term_name);
+    const td = cell(row.pigsf_event_label);
+    const small = document.createElement("small");
+    small.className = "d-block text-body-secondary";
+    small.textContent = row.pigsf_event + " · " + row.term_name;
+    td.append(small);
+    return td;
+  }
+
   function updateTable(rates) {
     const body = document.querySelector("#by-term tbody");
     const rows = rates.by_term.map(function (row) {
       const tr = document.createElement("tr");
       tr.dataset.window = row.window;
+      if (row.pigsf_event) tr.dataset.pigsfEvent = row.pigsf_event;
       tr.append(
-        cell(labels.windows[row.window]), cell(row.term_name), cell(row.soc),
+        cell(labels.windows[row.window]), termCell(row), cell(row.soc),
         cell(String(row.events), true), cell(String(row.minor), true), cell(String(row.major), true),
       );
       return tr;

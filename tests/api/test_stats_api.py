@@ -61,7 +61,17 @@ class TestShapes:
             assert set(window) == WINDOW_KEYS
             assert len(window["ci95"]) == 2
         assert {tuple(sorted(row)) for row in body["by_term"]} == {
-            ("events", "major", "minor", "soc", "term", "term_name", "window")
+            (
+                "events",
+                "major",
+                "minor",
+                "pigsf_event",
+                "pigsf_event_label",
+                "soc",
+                "term",
+                "term_name",
+                "window",
+            )
         }
         assert {tuple(sorted(row)) for row in body["by_soc"]} == {
             ("events", "major", "minor", "soc", "window")

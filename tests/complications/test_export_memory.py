@@ -28,6 +28,7 @@ def bulk(procedure, n: int) -> None:
             term=term,
             onset_at=procedure.ended_at + timedelta(hours=30 + i % 500),
             auto_grade=1 + i % 5,
+            outcome="death" if i % 5 == 4 else "",
             window="delayed",
             hours_after_end=30.0 + i % 500,
             facts={"symptoms": "mild", "intervention": "oral"},

@@ -37,6 +37,7 @@ from tests.complications.test_rates_match_recomputation import (
     ENTRIES,
     FRACTURE_TYPES,
     SITES,
+    SPECIFY_TEXTS,
     UNITS,
     Cohort,
     naive_rates,
@@ -117,13 +118,14 @@ class Doors(Cohort):
             self.used["service"] += 1
             return
         procedure = self.fresh(self.rng.choice(self.procedures))
-        term, facts = self.rng.choice(ENTRIES)
+        term, facts, specify = self.rng.choice(ENTRIES)
         onset = self._onset(procedure)
         fractures = self.some_fractures(procedure)
         if door == "api":
             body = {
                 "procedure": procedure.pk,
                 "term": term,
+                "specify": specify,
                 "facts": facts,
                 **{k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in onset.items()},
             }
@@ -133,7 +135,7 @@ class Doors(Cohort):
             self.events.append(ComplicationEvent.objects.get(pk=created["id"]))
             return
         zone = ZoneInfo(procedure.patient.department.time_zone)
-        data: dict[str, Any] = {"term": term, "fractures": fractures or []}
+        data: dict[str, Any] = {"term": term, "specify": specify, "fractures": fractures or []}
         if "during_procedure" in onset:
             data["onset_kind"] = "during"
         elif "onset_date" in onset:
@@ -151,9 +153,21 @@ class Doors(Cohort):
         if self._door("api") == "service" or not self.events:
             super().update_facts()
             return
-        term, facts = self.rng.choice(ENTRIES)
+        term, facts, specify = self.rng.choice(ENTRIES)
         event = self.rng.choice(self.events)
-        self._api("patch", f"/api/v1/complications/{event.pk}/", {"term": term, "facts": facts})
+        self._api(
+            "patch",
+            f"/api/v1/complications/{event.pk}/",
+            {"term": term, "facts": facts, "specify": specify},
+        )
+
+    def respecify(self) -> None:
+        event = self._event()
+        if self._door("api") == "service" or event is None or not event.specify:
+            super().respecify()
+            return
+        change = {"specify": self.rng.choice(SPECIFY_TEXTS)}
+        self._api("patch", f"/api/v1/complications/{event.pk}/", change)
 
     def override(self) -> None:
         event = self._event()
@@ -274,6 +288,7 @@ def test_random_writes_through_every_door_leave_nothing_to_correct(
     operations = [
         (cohort.record, 12),
         (cohort.update_facts, 3),
+        (cohort.respecify, 2),
         (cohort.override, 3),
         (cohort.refocus, 2),
         (cohort.move, 3),

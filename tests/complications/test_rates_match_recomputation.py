@@ -3,17 +3,19 @@
 The selector reads an outcome summary kept at write time (complications.outcomes)
 with conditional aggregates; anything tuned can drift from the rule it implements.
 So a seeded random sequence of writes goes through the real services (record,
-update the facts, override, move a procedure, add follow-up contacts, change
-which fractures a complication concerns, delete complications and contacts,
-correct a fracture's type or site, add a fracture (mostly after contacts and
-complications recorded for all the fractures, which then cover it), change the
-guidance, move a patient to another department, change a department's time
-zone), in two departments in different time zones, and after it the selector's
+update the facts, correct a specifying text, override, move a procedure, add
+follow-up contacts, change which fractures a complication concerns, delete
+complications and contacts, correct a fracture's type or site, add a fracture
+(mostly after contacts and complications recorded for all the fractures, which
+then cover it), change the guidance, move a patient to another department,
+change a department's time zone), in two departments in different time zones, and after it the selector's
 numbers must equal those of the naive Python below, which reads the raw rows and
 applies docs/domain.md section 4 (and section 2 for the windows) literally, one unit
 at a time (dates are local to each procedure's department; a contact or
 complication recorded for all the fractures covers the procedure's current
-ones), for every unit, every window, by term and by SOC, over several selections
+ones), for every unit, every window, by term (each screw-fixation event of an
+"Other, specify" term, as the core's ``event_of`` reads it, a term of its own)
+and by SOC, over several selections
 and two users (one scoped to a department). It runs on SQLite and PostgreSQL
 alike: nothing here needs either.
 """
@@ -30,6 +32,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from complications import services as complication_services
+from complications.ctcae.pigsf import MUSCULOSKELETAL_OTHER, PROCEDURAL_OTHER, event_of
 from complications.models import ComplicationEvent, CtcaeTerm
 from complications.outcomes import outcomes_differences
 from complications.selectors import rates
@@ -41,17 +44,26 @@ WINDOWS = ("per_procedural", "early", "delayed")
 DAY = timedelta(hours=24)
 MAJOR = 3
 
-# (term, facts): real CTCAE v5.0 terms of the curated catalogue, graded by the service.
-ENTRIES: list[tuple[str, dict[str, Any]]] = [
-    ("10033371", {"symptoms": "mild"}),
-    ("10033371", {"symptoms": "severe", "adl": "self_care"}),
-    ("10048038", {"intervention": "oral"}),
-    ("10048038", {"intervention": "iv"}),
-    ("10061017", {"intervention": "iv"}),
-    ("10016558", {"temperature_c": 38.5}),
-    ("10040047", {"life_threatening": True}),
-    ("10011914", {"death": True}),
+# (term, facts, specifying text): real CTCAE v5.0 terms of the curated catalogue, graded
+# by the service; "Other, specify" ones with a screw-fixation event (each counted as a term
+# of its own) or with free text.
+ENTRIES: list[tuple[str, dict[str, Any], str]] = [
+    ("10033371", {"symptoms": "mild"}, ""),
+    ("10033371", {"symptoms": "severe", "adl": "self_care"}, ""),
+    ("10048038", {"intervention": "oral"}, ""),
+    ("10048038", {"intervention": "iv"}, ""),
+    ("10061017", {"intervention": "iv"}, ""),
+    ("10016558", {"temperature_c": 38.5}, ""),
+    ("10040047", {"life_threatening": True}, ""),
+    ("10011914", {"death": True}, ""),
+    (MUSCULOSKELETAL_OTHER, {"symptoms": "mild"}, "Screw migration or back-out: S1"),
+    (MUSCULOSKELETAL_OTHER, {"hospitalization": True}, "screw migration or back-out"),
+    (MUSCULOSKELETAL_OTHER, {"hospitalization": True}, "Screw loosening"),
+    (MUSCULOSKELETAL_OTHER, {"symptoms": "mild"}, "Screw migration requiring revision"),
+    (PROCEDURAL_OTHER, {"symptoms": "mild"}, "Cement leakage: into the foramen"),
 ]
+# What a complication's specifying text may become (a correction of the text alone).
+SPECIFY_TEXTS = [specify for _, _, specify in ENTRIES if specify]
 FRACTURE_TYPES = ("insufficiency", "pathological", "impending")
 SITES = ("sacrum", "acetabulum", "iliac")
 
@@ -150,12 +162,14 @@ def naive_rates(
         "pk", "procedure_id"
     ):
         links[pk] = of_procedure[procedure_id]
-    # Per unit and window: the grades of its complications there (with their terms).
-    grades: dict[tuple[int, str], list[tuple[int, str]]] = defaultdict(list)
+    # Per unit and window: the grades of its complications there (with their terms, a
+    # screw-fixation event being a term of its own).
+    grades: dict[tuple[int, str], list[tuple[int, tuple[str, str | None]]]] = defaultdict(list)
     for event in ComplicationEvent.objects.values(
         "pk",
         "procedure_id",
         "term_id",
+        "specify",
         "onset_at",
         "onset_date",
         "during_procedure",
@@ -176,7 +190,9 @@ def naive_rates(
         else:
             concerned = [unit_of_procedure[event["procedure_id"]]]
         for u in concerned:
-            grades[(u, window)].append((grade, event["term_id"]))
+            pigsf = event_of(event["term_id"], event["specify"])
+            term = (event["term_id"], None if pigsf is None else pigsf.code)
+            grades[(u, window)].append((grade, term))
 
     covered: dict[int, list[int]] = defaultdict(list)
     for follow_up_id, fracture_id in FollowUp.fractures.through.objects.values_list(
@@ -220,11 +236,12 @@ def naive_rates(
         major = {u for u in with_event if max(g for g, _ in grades[(u, window)]) >= MAJOR}
         windows[window] = (len(with_event), len(at_risk), len(with_event) - len(major), len(major))
 
-    by_term: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+    by_term: dict[tuple[str, tuple[str, str | None]], dict[int, int]] = defaultdict(dict)
     by_soc: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
     for (u, window), items in grades.items():
         for grade, term in items:
-            for key, table in (((window, term), by_term), ((window, terms[term]["soc"]), by_soc)):
+            soc = terms[term[0]]["soc"]
+            for key, table in (((window, term), by_term), ((window, soc), by_soc)):
                 table[key][u] = max(grade, table[key].get(u, 0))
     return {
         "windows": windows,
@@ -232,13 +249,14 @@ def naive_rates(
             (
                 w,
                 t,
+                pigsf,
                 terms[t]["name"],
                 terms[t]["soc"],
                 len(us),
                 sum(g < MAJOR for g in us.values()),
                 sum(g >= MAJOR for g in us.values()),
             )
-            for (w, t), us in by_term.items()
+            for (w, (t, pigsf)), us in by_term.items()
         },
         "by_soc": {
             (
@@ -260,7 +278,16 @@ def selector_counts(result: dict[str, Any]) -> dict[str, Any]:
             for w, v in result["windows"].items()
         },
         "by_term": {
-            (r["window"], r["term"], r["term_name"], r["soc"], r["events"], r["minor"], r["major"])
+            (
+                r["window"],
+                r["term"],
+                r["pigsf_event"],
+                r["term_name"],
+                r["soc"],
+                r["events"],
+                r["minor"],
+                r["major"],
+            )
             for r in result["by_term"]
         },
         "by_soc": {
@@ -319,7 +346,7 @@ class Cohort:
 
     def record(self) -> None:
         procedure = self.fresh(self.rng.choice(self.procedures))
-        term, facts = self.rng.choice(ENTRIES)
+        term, facts, specify = self.rng.choice(ENTRIES)
         kind = self.rng.choice(("during", "inside", "early", "delayed", "date"))
         onset: dict[str, Any]
         if kind == "during":
@@ -344,6 +371,7 @@ class Cohort:
             procedure=procedure,
             term=term,
             facts=facts,
+            specify=specify,
             fractures=self.some_fractures(procedure),
             **onset,
         )
@@ -352,8 +380,18 @@ class Cohort:
     def update_facts(self) -> None:
         event = self._event()
         if event is not None:
-            term, facts = self.rng.choice(ENTRIES)
-            complication_services.complication_update(event=event, term=term, facts=facts)
+            term, facts, specify = self.rng.choice(ENTRIES)
+            complication_services.complication_update(
+                event=event, term=term, facts=facts, specify=specify
+            )
+
+    def respecify(self) -> None:
+        """Correct the specifying text alone: into another event, or free text."""
+        event = self._event()
+        if event is not None and event.specify:
+            complication_services.complication_update(
+                event=event, specify=self.rng.choice(SPECIFY_TEXTS)
+            )
 
     def override(self) -> None:
         event = self._event()
@@ -470,6 +508,7 @@ def test_rates_equal_a_naive_recomputation_after_random_writes(
     operations = [
         (cohort.record, 12),
         (cohort.update_facts, 3),
+        (cohort.respecify, 2),
         (cohort.override, 3),
         (cohort.refocus, 2),
         (cohort.move, 3),
@@ -529,14 +568,18 @@ def test_rates_equal_a_naive_recomputation_after_random_writes(
             (admin_user, both, {"date_to": day}),
             (admin_user, both, {"date_from": day}),
         ]
+    pigsf_events = set()
     for user, departments, filters in selections:
         for unit in UNITS:
             expected = naive_rates(departments=departments, unit=unit, **filters)
             got = selector_counts(rates(user=user, unit=unit, **filters))
+            pigsf_events |= {row[2] for row in got["by_term"]}
             context = f"seed={seed} user={user.username} unit={unit} filters={filters}"
             assert got["windows"] == expected["windows"], context
             assert got["by_term"] == expected["by_term"], context
             assert got["by_soc"] == expected["by_soc"], context
+    # The rows of screw-fixation events and the free-text rows were compared too.
+    assert len(pigsf_events - {None}) >= 2 and None in pigsf_events, pigsf_events
 
 
 def test_the_naive_window_follows_domain_section_2():

@@ -6,11 +6,14 @@ test (``open_page``)."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 
 from complications import quality
+from complications import services as complication_services
+from complications.ctcae.pigsf import MUSCULOSKELETAL_OTHER, PIGSF_EVENTS, specify_text
 from complications.models import QualityAlert, QualityTarget
 from tests.e2e.conftest import TABLET_LANDSCAPE
 from tests.e2e.test_case_entry_browser import a_case, screenshot_dir
@@ -18,6 +21,7 @@ from tests.e2e.test_case_entry_browser import a_case, screenshot_dir
 pytestmark = pytest.mark.browser
 
 expect = pytest.importorskip("playwright.sync_api").expect
+MIGRATION = next(event for event in PIGSF_EVENTS if event.code == "PIGSF-MIGRATION")
 
 
 @pytest.fixture
@@ -115,3 +119,25 @@ def test_a_complication_recorded_elsewhere_updates_the_open_dashboard(
     dashboard.screenshot(
         path=screenshot_dir(tmp_path) / "dashboard-quality-1024x768.png", full_page=True
     )
+
+
+def test_a_screw_migration_recorded_elsewhere_is_a_row_of_its_own_on_the_open_dashboard(
+    open_page, head, department
+):
+    proc = a_case(department, ended_days_ago=3)
+    dashboard = open_page(head)
+    dashboard.goto(f"/dashboard/?department={department.pk}")
+    expect(dashboard.locator("#by-term tbody")).to_contain_text("No complication")
+
+    complication_services.complication_record(
+        procedure=proc,
+        term=MUSCULOSKELETAL_OTHER,
+        specify=specify_text(MIGRATION, "S1 screw"),
+        facts={"symptoms": "mild"},
+        onset_at=proc.ended_at + timedelta(hours=30),
+    )
+
+    # The script redraws the table: the event's label, its code and its term.
+    row = dashboard.locator('#by-term tr[data-pigsf-event="PIGSF-MIGRATION"]')
+    expect(row).to_contain_text(MIGRATION.label, timeout=5000)
+    expect(row).to_contain_text("PIGSF-MIGRATION · Musculoskeletal")
