@@ -20,7 +20,7 @@ PREFIX = {
 
 def empty_summary(apps, schema_editor):
     # Derived data (no state of its own): emptied so that the new column needs
-    # no value, and recomputed whole by ``rebuild`` below.
+    # no value, and recomputed whole by ``manage.py registry_deploy`` after migrate.
     for name in (*SUMMARY, "outcomemonth", "outcometermmonth"):
         apps.get_model("complications", name).objects.all().delete()
 
@@ -67,12 +67,10 @@ def flag_all_fractures(apps, schema_editor):
 
 
 def rebuild(apps, schema_editor):
-    # The summary computed from the clinical tables with the current code (see
-    # 0006). Should these models change shape in a later migration, move this
-    # rebuild there.
-    from complications.outcomes import outcomes_rebuild
-
-    outcomes_rebuild()
+    # Replaced by ``manage.py registry_deploy`` (run after every migrate), which
+    # recomputes the summary with the code of the release: this migration
+    # leaves it empty, and a migration cannot run code that changes after it.
+    pass
 
 
 def _field(**kwargs):
