@@ -67,9 +67,10 @@ def flag_all_fractures(apps, schema_editor):
 
 
 def rebuild(apps, schema_editor):
-    # Replaced by ``manage.py registry_deploy`` (run after every migrate), which
-    # recomputes the summary with the code of the release: this migration
-    # leaves it empty, and a migration cannot run code that changes after it.
+    # Replaced by ``manage.py registry_deploy``, run after every migrate: it
+    # recomputes the summary with the release's code whenever a fracture lacks
+    # its row, as every one does once ``empty_summary`` has run. A migration
+    # that reshapes the summary empties it the same way.
     pass
 
 
