@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,7 +71,20 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
     A session opened by one of the live server's request threads can outlive its request (an
     idle session whose last query was the request's user lookup); still open at the end of the
     run, it makes dropping the test database fail, which leaves the database on the server.
+
+    Like a release, it runs ``registry_deploy`` after the migrations (the newest curated
+    catalogue), then keeps that state as the one the serialized transactional tests restore.
     """
+    from django.core.management import call_command
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        call_command("registry_deploy", no_regrade=True, stdout=io.StringIO())
+        for connection_ in connections.all():
+            if hasattr(connection_, "_test_serialized_contents"):
+                connection_._test_serialized_contents = (
+                    connection_.creation.serialize_db_to_string()
+                )
     yield
     from django.db import connection
 

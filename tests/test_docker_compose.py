@@ -50,6 +50,26 @@ def test_web_migrates_then_serves_the_wsgi_app_under_gunicorn_with_a_health_chec
     assert "/health/" in " ".join(web["healthcheck"]["test"])
 
 
+def test_web_runs_the_release_data_steps_after_migrating_and_before_serving(compose):
+    # The migrations hold only what was frozen in them: registry_deploy brings the release's
+    # curated catalogue and outcome summary.
+    command = _command(compose["services"]["web"])
+    assert (
+        command.index("manage.py migrate")
+        < command.index("manage.py registry_deploy")
+        < command.index("gunicorn")
+    )
+
+
+def test_the_embedded_registry_runs_the_release_data_steps_after_migrating():
+    serve = (ROOT / "scripts" / "serve").read_text()
+    assert (
+        serve.index("manage.py migrate")
+        < serve.index("manage.py registry_deploy")
+        < serve.index("manage.py demo")
+    )
+
+
 def test_the_worker_and_beat_run_the_registry_celery_app(compose):
     assert re.search(r"celery -A registry worker", _command(compose["services"]["worker"]))
     assert re.search(r"celery -A registry beat", _command(compose["services"]["beat"]))

@@ -1,24 +1,35 @@
-"""Load the project's curated CTCAE v5.0 catalogue (complications/ctcae/data/curated_terms.json).
+"""Load the curated CTCAE v5.0 catalogue as it was when this migration was written.
 
-A site that needs all 837 terms runs ``manage.py ctcae_import CTCAE_v5.0_2017-11-27.xlsx``.
+The terms are frozen beside this file (``data/0003_curated_terms.json``); the
+project's newest curated catalogue is loaded at each release by
+``manage.py registry_deploy`` (through ``ctcae_import``, which re-grades what
+a changed term touches). A site that needs all 837 terms runs
+``manage.py ctcae_import CTCAE_v5.0_2017-11-27.xlsx``.
 """
+
+import json
+from pathlib import Path
 
 from django.db import migrations
 
-from complications.ctcae import load_curated_catalogue
+TERMS = Path(__file__).resolve().parent / "data" / "0003_curated_terms.json"
 
 
 def load(apps, schema_editor):
     CtcaeTerm = apps.get_model("complications", "CtcaeTerm")
-    for term in load_curated_catalogue().values():
+    for record in json.loads(TERMS.read_text(encoding="utf-8"))["terms"]:
+        grades = record["grades"]
         CtcaeTerm.objects.update_or_create(
-            code=term.code,
+            code=str(record["code"]),
             defaults={
-                "name": term.name,
-                "soc": term.soc,
-                "definition": term.definition,
+                "name": str(record["term"]),
+                "soc": str(record["soc"]),
+                "definition": str(record.get("definition") or ""),
                 "curated": True,
-                **{f"grade_{g}": term.grades.get(g) for g in range(1, 6)},
+                **{
+                    f"grade_{g}": None if grades[str(g)] is None else "; ".join(grades[str(g)])
+                    for g in range(1, 6)
+                },
             },
         )
 

@@ -5,9 +5,8 @@ from django.db import migrations, models
 
 
 def rebuild(apps, schema_editor):
-    # Derived data, computed from the clinical tables with the current code (the
-    # summary has no state of its own to migrate): by the latest migration that
-    # shapes the summary (0008), which this code matches.
+    # Derived data with no state of its own: ``manage.py registry_deploy``, run
+    # after every migrate, computes it from the clinical tables.
     pass
 
 

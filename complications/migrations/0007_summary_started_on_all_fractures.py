@@ -20,7 +20,7 @@ PREFIX = {
 
 def empty_summary(apps, schema_editor):
     # Derived data (no state of its own): emptied so that the new column needs
-    # no value, and recomputed whole by ``rebuild`` below.
+    # no value, and recomputed whole by ``manage.py registry_deploy`` after migrate.
     for name in (*SUMMARY, "outcomemonth", "outcometermmonth"):
         apps.get_model("complications", name).objects.all().delete()
 
@@ -67,8 +67,10 @@ def flag_all_fractures(apps, schema_editor):
 
 
 def rebuild(apps, schema_editor):
-    # Derived data, computed with the current code by the latest migration that
-    # shapes the summary (0008), which this code matches.
+    # Replaced by ``manage.py registry_deploy``, run after every migrate: it
+    # recomputes the summary with the release's code whenever a fracture lacks
+    # its row, as every one does once ``empty_summary`` has run. A migration
+    # that reshapes the summary empties it the same way.
     pass
 
 

@@ -1,25 +1,22 @@
-from django.db import migrations, models, transaction
+from django.db import migrations, models
 
 TERM_SUMMARY = ("fracturetermoutcome", "proceduretermoutcome", "outcometermmonth")
+# Every summary table: emptied whole so that ``manage.py registry_deploy``, run after every
+# migrate, recomputes it with the release's code (it rebuilds when a fracture lacks its row).
+SUMMARY = (
+    "fractureoutcome",
+    "procedureoutcome",
+    "fracturetermoutcome",
+    "proceduretermoutcome",
+    "outcomemonth",
+    "outcometermmonth",
+)
 
 
-def empty_term_summary(apps, schema_editor):
-    # Derived data (no state of its own): emptied before the unique constraints
-    # change, and recomputed whole by ``rebuild`` below.
-    for name in TERM_SUMMARY:
+def empty_summary(apps, schema_editor):
+    # Derived data (no state of its own): emptied before the unique constraints change.
+    for name in SUMMARY:
         apps.get_model("complications", name).objects.all().delete()
-
-
-def rebuild(apps, schema_editor):
-    # The summary computed from the clinical tables with the current code (see
-    # 0006). Should these models change shape in a later migration, move this
-    # rebuild there.
-    from complications.live import bump_stats_version
-    from complications.outcomes import outcomes_rebuild
-
-    outcomes_rebuild()
-    # Statistics cached before the migration have no row per screw-fixation event.
-    transaction.on_commit(bump_stats_version)
 
 
 def _field():
@@ -33,7 +30,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(empty_term_summary, migrations.RunPython.noop),
+        migrations.RunPython(empty_summary, migrations.RunPython.noop),
         migrations.RemoveConstraint(model_name="fracturetermoutcome", name="fto_one_row_per_term"),
         migrations.RemoveConstraint(model_name="proceduretermoutcome", name="pto_one_row_per_term"),
         *[
@@ -54,5 +51,5 @@ class Migration(migrations.Migration):
         ),
         # Backwards, the per-term rows are emptied before the narrower constraints
         # return (a term's events would collide); run outcomes_rebuild afterwards.
-        migrations.RunPython(rebuild, empty_term_summary),
+        migrations.RunPython(migrations.RunPython.noop, empty_summary),
     ]

@@ -1,9 +1,36 @@
-"""Create the registry's role groups with their permissions (see registry.roles)."""
+"""Create the registry's role groups with their permissions.
+
+The table is frozen here: what ``registry.roles`` declared when this migration
+was written. A later change to the roles comes with a migration of its own
+(``tests/registry/test_migrations_frozen.py`` compares the newest table with
+``registry.roles``).
+"""
 
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from registry.roles import ROLE_ACTIONS, role_permissions
+_CLINICAL = {
+    "registry": ("patient", "procedure", "fracture", "followup"),
+    "complications": ("complicationevent",),
+}
+
+
+def _on_clinical(*actions):
+    return tuple(
+        f"{app}.{action}_{model}"
+        for app, models in _CLINICAL.items()
+        for model in models
+        for action in actions
+    )
+
+
+ROLES = {
+    "radiologist": _on_clinical("view", "add", "change", "delete"),
+    "department_head": _on_clinical("view")
+    + ("registry.manage_quality_targets", "registry.export_data"),
+    "data_manager": _on_clinical("view", "add", "change", "delete") + ("registry.export_data",),
+    "api_client": _on_clinical("view") + ("registry.export_data",),
+}
 
 
 def create_roles(apps, schema_editor):
@@ -13,10 +40,10 @@ def create_roles(apps, schema_editor):
         app_config.models_module = None
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    for role in ROLE_ACTIONS:
+    for role, permissions in ROLES.items():
         group, _ = Group.objects.get_or_create(name=role)
         wanted = []
-        for perm in role_permissions(role):
+        for perm in permissions:
             app_label, codename = perm.split(".")
             wanted.append(
                 Permission.objects.get(content_type__app_label=app_label, codename=codename)

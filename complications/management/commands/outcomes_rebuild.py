@@ -4,6 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from complications.live import bump_stats_version
 from complications.outcomes import outcomes_differences, outcomes_rebuild
 
 
@@ -33,6 +34,8 @@ class Command(BaseCommand):
             self.stdout.write("The outcome summary equals a recomputation.")
             return
         counts = outcomes_rebuild()
+        # Statistics cached before the rebuild (open dashboards) read the old summary.
+        bump_stats_version()
         self.stdout.write(
             "Rebuilt the outcome summary: "
             + ", ".join(f"{name} {count:,}" for name, count in counts.items())

@@ -1,6 +1,7 @@
 """Create the demo department, one user per role, and the reference study's cohort."""
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from registry.demo import ensure_demo
@@ -24,6 +25,8 @@ class Command(BaseCommand):
                 "The demo users have public passwords: refusing with DEBUG=false "
                 "(use --allow-production for a throw-away server)."
             )
+        # A database just migrated holds the catalogue frozen in the migrations, not the newest.
+        call_command("registry_deploy", stdout=self.stdout, stderr=self.stderr)
         department, logins, counts = ensure_demo()
         if counts:
             self.stdout.write(
