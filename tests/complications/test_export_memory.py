@@ -27,7 +27,7 @@ def bulk(procedure, n: int) -> None:
             procedure=procedure,
             term=term,
             onset_at=procedure.ended_at + timedelta(hours=30 + i % 500),
-            auto_grade=1 + i % 5,
+            auto_grade=1 + i % 4,  # grade 5 needs a death as its outcome
             window="delayed",
             hours_after_end=30.0 + i % 500,
             facts={"symptoms": "mild", "intervention": "oral"},
