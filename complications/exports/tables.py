@@ -125,8 +125,13 @@ _CASE_VALUES = (
 )
 
 
+def _shown(columns: list[str], selection: Selection) -> list[str]:
+    """The registry id is a column only for a user holding the identifiers permission."""
+    return [c for c in columns if selection.identifiers or c != "registry_id"]
+
+
 def case_columns(selection: Selection) -> list[str]:
-    return [c for c in CASE_COLUMNS if selection.identifiers or c != "registry_id"]
+    return _shown(CASE_COLUMNS, selection)
 
 
 def case_values(selection: Selection, *order_by: str) -> Iterator[dict[str, Any]]:
@@ -256,7 +261,7 @@ _COMPLICATION_VALUES = (
 
 
 def complication_columns(selection: Selection) -> list[str]:
-    return [c for c in COMPLICATION_COLUMNS if selection.identifiers or c != "registry_id"]
+    return _shown(COMPLICATION_COLUMNS, selection)
 
 
 def complication_rows(selection: Selection) -> Iterator[Row]:
