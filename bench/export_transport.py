@@ -1,14 +1,14 @@
 """How to get the SQL-formatted CSV lines out of PostgreSQL: a server-side cursor
-(what ``complications.exports_sql`` does) or ``COPY ... TO STDOUT`` in a thread.
+(what ``complications.exports.sql_csv`` does) or ``COPY ... TO STDOUT`` in a thread.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry_bench \\
         .venv/bin/python bench/export_transport.py --runs 3
 
 Both run the same one-column query (the cases table's finished lines, as
-``exports_sql`` builds it for the superuser) and produce the same bytes
+``sql_csv`` builds it for the superuser) and produce the same bytes
 (checked, by SHA-256):
 
-- ``cursor``: ``exports_sql.table_csv``: a named cursor in a transaction on
+- ``cursor``: ``sql_csv.table_csv``: a named cursor in a transaction on
   Django's connection, ``fetchmany(BATCH)``, each batch joined;
 - ``copy-thread``: psycopg2's ``copy_expert`` blocks until the end, so it runs
   in a thread on a connection of its own, writing into a bounded
@@ -52,10 +52,10 @@ def _unescape(data: bytes) -> bytes:
 
 
 def cursor_variant(selection) -> tuple[int, str]:
-    from complications import exports_sql
+    from complications.exports import sql_csv
 
     digest, size = hashlib.sha256(), 0
-    stream = exports_sql.table_csv("cases", selection)
+    stream = sql_csv.table_csv("cases", selection)
     next(stream)  # the header
     for chunk in stream:
         data = chunk.encode()
@@ -77,9 +77,9 @@ def copy_variant(selection) -> tuple[int, str]:
     import psycopg2
     from django.db import connection
 
-    from complications import exports_sql
+    from complications.exports import sql_csv
 
-    sql, params = exports_sql.QUERIES["cases"](selection, "default")
+    sql, params = sql_csv.QUERIES["cases"](selection, "default")
     with connection.cursor() as cursor:
         statement = cursor.mogrify(sql, params).decode() if params else sql
     chunks: queue.Queue = queue.Queue(maxsize=64)

@@ -47,7 +47,8 @@ class ExportStartForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if cleaned.get("format") != ExportJob.Format.CSV:
+        format = cleaned.get("format")
+        if format is None or not exports.exporter_class(format).kinds:
             cleaned["kind"] = ""
         return cleaned
 

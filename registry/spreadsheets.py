@@ -7,7 +7,7 @@ the reader's spreadsheet. Every text cell of every export follows this one rule:
 
 - CSV: the text is written after a ``'``, which spreadsheets read as "text
   follows" (the CSV tables of ``complications.exports``, their PostgreSQL
-  formatting in ``complications.exports_sql``, derived from the same
+  formatting in ``complications.exports.sql_csv``, derived from the same
   characters, and the audit export);
 - XLSX: the cell is a string cell with Excel's quote prefix, the workbook's own
   form of that ``'``: the value stays intact and is never evaluated.

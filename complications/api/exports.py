@@ -90,15 +90,20 @@ _ERRORS = {
 }
 
 
-class _TableCsvView(ExportView):
-    kind: str
+class _StreamView(ExportView):
+    """A streamed download of one exporter (``format``, and ``kind`` for a table)."""
+
+    format: str
+    kind = ""
 
     def get(self, request: Request) -> StreamingHttpResponse:
-        selection = _selection(request)
-        response = StreamingHttpResponse(
-            exports.stream_table_csv(self.kind, selection), content_type="text/csv; charset=utf-8"
-        )
-        return _attachment(response, exports.table_stream_name(self.kind))
+        exporter = exports.exporter_for(self.format, _selection(request), kind=self.kind)
+        response = StreamingHttpResponse(exporter.stream(), content_type=exporter.content_type)
+        return _attachment(response, exporter.stream_name())
+
+
+class _TableCsvView(_StreamView):
+    format = ExportJob.Format.CSV
 
 
 def _table_schema(kind: str, summary: str, columns: list[str]) -> Any:
@@ -133,8 +138,8 @@ class CasesCsvView(_TableCsvView):
     kind = ExportJob.Kind.CASES
 
 
-class FhirBundleView(ExportView):
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         operation_id="export_fhir",
         summary="HL7 FHIR R4 Bundle (collection) of Patient, Procedure, Condition, AdverseEvent",
         description=(
@@ -148,12 +153,9 @@ class FhirBundleView(ExportView):
         responses={(200, "application/fhir+json"): OpenApiTypes.OBJECT, **_ERRORS},
         tags=["exports"],
     )
-    def get(self, request: Request) -> StreamingHttpResponse:
-        selection = _selection(request)
-        response = StreamingHttpResponse(
-            exports.fhir_bundle_chunks(selection), content_type="application/fhir+json"
-        )
-        return _attachment(response, exports.fhir_stream_name())
+)
+class FhirBundleView(_StreamView):
+    format = ExportJob.Format.FHIR
 
 
 # --- background jobs ------------------------------------------------------------------
@@ -215,7 +217,7 @@ class ExportJobSerializer(serializers.ModelSerializer):
         )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs.get("kind") and attrs["format"] != ExportJob.Format.CSV:
+        if attrs.get("kind") and not exports.exporter_class(attrs["format"]).kinds:
             raise serializers.ValidationError({"kind": [_("Only a CSV export has a kind.")]})
         return attrs
 
@@ -325,7 +327,7 @@ class ExportJobDownloadView(_OwnJobs, ExportView):
             job.file.open("rb"),
             as_attachment=True,
             filename=exports.export_filename(job),
-            content_type=exports.CONTENT_TYPES[job.format],
+            content_type=exports.exporter_class(job.format).content_type,
         )
         response["Cache-Control"] = "no-store"
         return response

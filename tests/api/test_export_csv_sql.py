@@ -1,4 +1,4 @@
-"""The CSV tables formatted by PostgreSQL (``complications.exports_sql``) are
+"""The CSV tables formatted by PostgreSQL (``complications.exports.sql_csv``) are
 byte for byte those of the Python path (``complications.exports.table_csv``),
 and the endpoint streams them without hanging on an error or a departed client.
 
@@ -21,7 +21,8 @@ import pytest
 from django.db import DatabaseError, connection, connections
 from django.http import StreamingHttpResponse
 
-from complications import exports, exports_sql
+from complications import exports
+from complications.exports import sql_csv
 from complications.models import ComplicationEvent
 from complications.services import complication_override, complication_record
 from registry.services import (
@@ -248,7 +249,7 @@ FILTERS = [
 
 def _both(kind: str, selection: exports.Selection) -> tuple[bytes, bytes]:
     python = "".join(exports.table_csv(kind, selection)).encode()
-    sql = "".join(exports_sql.table_csv(kind, selection, batch=2)).encode()
+    sql = "".join(sql_csv.table_csv(kind, selection, batch=2)).encode()
     return python, sql
 
 
@@ -320,7 +321,7 @@ class _FailingCursor:
 def test_an_error_mid_stream_ends_the_stream_and_leaves_the_connection_usable(
     registry, head, monkeypatch
 ):
-    monkeypatch.setattr(exports_sql, "BATCH", 1)
+    monkeypatch.setattr(sql_csv, "BATCH", 1)
     cls = type(connections["default"])
     real = cls.chunked_cursor
     monkeypatch.setattr(cls, "chunked_cursor", lambda self: _FailingCursor(real(self)))
@@ -353,7 +354,7 @@ def test_a_database_error_mid_stream_is_raised_not_hung(registry, head):
 def test_a_client_that_goes_away_closes_the_cursor_and_the_transaction(
     registry, admin_user, monkeypatch
 ):
-    monkeypatch.setattr(exports_sql, "BATCH", 1)
+    monkeypatch.setattr(sql_csv, "BATCH", 1)
     depth = len(connection.savepoint_ids)
     response = api_client_for(admin_user).get("/api/v1/export/complications.csv")
     stream = iter(response.streaming_content)

@@ -14,7 +14,8 @@ import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from complications import exports, exports_sql
+from complications import exports
+from complications.exports import sql_csv
 from complications.models import ComplicationEvent
 from complications.services import complication_override, complication_record
 from registry.models import Procedure
@@ -90,7 +91,7 @@ def test_the_sql_tables_quote_exactly_as_the_python_tables(risky):
     tables = {
         kind: (
             "".join(exports.table_csv(kind, risky)).encode(),
-            "".join(exports_sql.table_csv(kind, risky, batch=3)).encode(),
+            "".join(sql_csv.table_csv(kind, risky, batch=3)).encode(),
         )
         for kind in ("cases", "complications")
     }
@@ -104,7 +105,7 @@ def test_the_sql_tables_quote_exactly_as_the_python_tables(risky):
 @pytest.mark.django_db
 def test_the_xlsx_keeps_formula_text_as_quoted_text_and_numbers_as_numbers(risky, tmp_path):
     path = tmp_path / "export.xlsx"
-    exports.write_xlsx(path, risky)
+    exports.exporter_for("xlsx", risky).write(path)
     workbook = load_workbook(path)
 
     cases = workbook["cases"]

@@ -16,7 +16,8 @@ from fhir.resources.R4B.bundle import Bundle
 from openpyxl import load_workbook
 
 from complications import exports
-from complications.exports import CASE_COLUMNS, COMPLICATION_COLUMNS
+from complications.exports import CASE_COLUMNS, COMPLICATION_COLUMNS, jobs
+from complications.exports.csv import CsvExporter
 from complications.models import ExportJob
 from complications.tasks import export_run
 from registry import roles
@@ -185,11 +186,11 @@ class TestFailures:
     def test_a_failing_export_is_marked_failed_and_leaves_no_file(
         self, head, cases, media, monkeypatch, django_capture_on_commit_callbacks
     ):
-        def half_then_boom(path, selection, *, kind, tick=None):
+        def half_then_boom(self, path, *, tick=None):
             Path(path).write_text("fracture_id\n1\n")
             raise ValueError("disk on fire")
 
-        monkeypatch.setattr(exports, "write_csv", half_then_boom)
+        monkeypatch.setattr(CsvExporter, "write", half_then_boom)
         client = api_client_for(head)
         job = start(client, django_capture_on_commit_callbacks, {"format": "csv"})
         assert job["status"] == "failed"
@@ -200,7 +201,7 @@ class TestFailures:
         assert client.get(f"{JOBS}{job['id']}/download/").status_code == 409
 
     def test_a_transient_database_error_is_retried(self, head, cases, monkeypatch):
-        real, calls = exports._write, []
+        real, calls = CsvExporter.write, []
 
         def flaky(*args, **kwargs):
             calls.append(1)
@@ -208,7 +209,7 @@ class TestFailures:
                 raise OperationalError("server closed the connection unexpectedly")
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(exports, "_write", flaky)
+        monkeypatch.setattr(CsvExporter, "write", flaky)
         job = ExportJob.objects.create(owner=head, format="csv", kind="cases")
         # throw=False: Celery runs an in-process retry instead of re-raising it.
         export_run.apply(args=[job.pk], throw=False)
@@ -222,7 +223,7 @@ class TestFailures:
             calls.append(1)
             raise OperationalError("could not connect to server")
 
-        monkeypatch.setattr(exports, "_write", down)
+        monkeypatch.setattr(CsvExporter, "write", down)
         job = ExportJob.objects.create(owner=head, format="csv", kind="cases")
         # The last attempt: Celery gives up and the task's failure handler fails the job.
         export_run.apply(args=[job.pk], retries=export_run.max_retries, throw=False)
@@ -238,7 +239,7 @@ class TestFailures:
         def down(*args, **kwargs):
             raise OperationalError("database is locked")
 
-        monkeypatch.setattr(exports, "_write", down)
+        monkeypatch.setattr(CsvExporter, "write", down)
         job = start(api_client_for(head), django_capture_on_commit_callbacks, {"format": "csv"})
         assert job["status"] == "failed"
         assert job["error"] == "OperationalError: database is locked"
@@ -297,13 +298,13 @@ class TestProgress:
         job = ExportJob.objects.create(owner=head, format="csv", kind="complications")
         job.departments.set([department])
         seen: list[int] = []
-        update = exports._Progress.__call__
+        update = jobs._Progress.__call__
 
         def spy(self):
             update(self)
             seen.append(ExportJob.objects.get(pk=self.job_id).progress)
 
-        monkeypatch.setattr(exports._Progress, "__call__", spy)
+        monkeypatch.setattr(jobs._Progress, "__call__", spy)
         exports.export_job_run(job_id=job.pk)
         assert seen == sorted(seen) and seen[0] < 10 and seen[-1] == 99
         job.refresh_from_db()
@@ -321,9 +322,9 @@ class TestProgress:
             f.fracture(procedure, site="iliac")
             f.complication(procedure, window="early", grade=1 + i)
         ticks: list[int] = []
-        job, selection = ExportJob(format=format, kind=kind), exports.Selection.for_user(head)
-        exports._write(job, tmp_path / "out", selection, lambda: ticks.append(1))
-        assert len(ticks) == exports._total(job, selection) > 0
+        exporter = exports.exporter_for(format, exports.Selection.for_user(head), kind=kind)
+        exporter.write(tmp_path / "out", tick=lambda: ticks.append(1))
+        assert len(ticks) == exporter.count() > 0
 
     def test_a_job_deleted_before_it_ran_is_nothing_to_do(self, head):
         job = ExportJob.objects.create(owner=head, format="fhir")

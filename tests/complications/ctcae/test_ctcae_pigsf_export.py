@@ -8,8 +8,9 @@ import io
 import pytest
 from django.db import connection
 
-from complications import exports, exports_sql
+from complications import exports
 from complications.ctcae.pigsf import MUSCULOSKELETAL_OTHER, PIGSF_EVENTS, specify_text
+from complications.exports import sql_csv
 from complications.models import ComplicationEvent, CtcaeTerm
 from tests import factories as f
 
@@ -59,5 +60,5 @@ def test_postgresql_formats_the_same_codes(specified) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("the SQL-formatted export needs PostgreSQL")
     python = "".join(exports.table_csv("complications", specified))
-    sql = "".join(exports_sql.table_csv("complications", specified, batch=3))
+    sql = "".join(sql_csv.table_csv("complications", specified, batch=3))
     assert sql == python

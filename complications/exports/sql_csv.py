@@ -1,8 +1,9 @@
 """The cases and complications CSV tables, formatted by PostgreSQL.
 
-``complications.exports.stream_table_csv`` uses this on PostgreSQL for the streamed
-downloads; elsewhere (SQLite), and for XLSX, FHIR and the background jobs, the
-Python path of ``complications.exports`` stays. Both produce the same bytes:
+``SqlCsvExporter``, the CSV exporter's variant that the registry picks on
+PostgreSQL, streams the downloads this way; elsewhere (SQLite), and for the
+files of background jobs (which tick once per row for their progress), the
+Python path of ``complications.exports.csv`` stays. Both produce the same bytes:
 the tests compare them on a varied registry (``tests/api/test_export_csv_sql.py``).
 
 Why
@@ -46,7 +47,7 @@ The evidence of the cases is aggregated in materialized CTEs, computed once:
 as plain subqueries the planner may put them under a parallel Gather, where
 each worker aggregates the whole registry again.
 
-Formatting rules (those of ``exports._csv_cell`` and ``csv.writer``'s default
+Formatting rules (those of ``exports.csv.csv_cell`` and ``csv.writer``'s default
 dialect)
 --------------------------------------------------------------------------
 - text: behind a ``'`` when it begins like a formula (``registry.spreadsheets``),
@@ -71,7 +72,6 @@ dialect)
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -80,20 +80,16 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections, transaction
 from django.db.models import QuerySet
 
-from complications import exports
 from complications.ctcae import MAJOR_GRADE
 from complications.ctcae.pigsf import PIGSF_EVENTS, specify_forms
-from complications.models import ComplicationEvent, Window
+from complications.exports.base import register
+from complications.exports.csv import CsvExporter, csv_cell, header
+from complications.exports.selection import Selection
+from complications.exports.tables import CHUNK, TABLES, WINDOWS
 from registry import spreadsheets
-from registry.scoping import scope_to_user
 
-BATCH = exports.CHUNK  # lines per fetch and per yielded chunk (about 400 kB)
-WINDOWS: tuple[str, ...] = tuple(Window.values)
+BATCH = CHUNK  # lines per fetch and per yielded chunk (about 400 kB)
 NEEDS_QUOTES = r"""E'[",\r\n]'"""  # the characters for which csv.writer quotes a field
-
-
-def supported(using: str = "default") -> bool:
-    return connections[using].vendor == "postgresql"
 
 
 # --- cell formatters: SQL expressions that give the cell's text ('' for NULL) ---------
@@ -226,7 +222,7 @@ def _restricted(queryset: QuerySet[Any]) -> bool:
 # --- the cases table -----------------------------------------------------------------
 
 
-def _cases_query(selection: Any, using: str) -> tuple[str, tuple[Any, ...]] | None:
+def _cases_query(selection: Selection, using: str) -> tuple[str, tuple[Any, ...]] | None:
     fractures = selection.fractures().order_by().values("pk")
     compiled = _sql(fractures, using)
     if compiled is None:
@@ -287,7 +283,7 @@ def _cases_query(selection: Any, using: str) -> tuple[str, tuple[Any, ...]] | No
             JOIN registry_procedure cp ON cp.id = c.procedure_id
             GROUP BY ff.fracture_id
         )
-        SELECT {_line([cells[c] for c in _columns(selection, "cases")])}
+        SELECT {_line([cells[c] for c in TABLES["cases"].columns(selection)])}
         FROM registry_fracture f
         JOIN registry_procedure p ON p.id = f.procedure_id
         JOIN registry_patient pa ON pa.id = p.patient_id
@@ -303,9 +299,9 @@ def _cases_query(selection: Any, using: str) -> tuple[str, tuple[Any, ...]] | No
 # --- the complications table ---------------------------------------------------------
 
 
-def _complications_query(selection: Any, using: str) -> tuple[str, tuple[Any, ...]] | None:
+def _complications_query(selection: Selection, using: str) -> tuple[str, tuple[Any, ...]] | None:
     fractures = selection.fractures().order_by().values("pk")
-    events = scope_to_user(ComplicationEvent.objects.all(), selection.user).order_by().values("pk")
+    events = selection.events().order_by().values("pk")
     compiled_fractures, compiled_events = _sql(fractures, using), _sql(events, using)
     if compiled_fractures is None or compiled_events is None:
         return None
@@ -346,7 +342,7 @@ def _complications_query(selection: Any, using: str) -> tuple[str, tuple[Any, ..
         "cirse_grade": _int("e.cirse_grade"),
         "sir_class": _text("e.sir_class"),
     }
-    columns = _columns(selection, "complications")
+    columns = TABLES["complications"].columns(selection)
     split = columns.index("facts")
     # Three columns: the line up to the facts, the facts cell (or \x01 and its JSON for
     # Python), the rest of the line.
@@ -376,10 +372,6 @@ def _complications_query(selection: Any, using: str) -> tuple[str, tuple[Any, ..
     return sql, params or None
 
 
-def _columns(selection: Any, kind: str) -> list[str]:
-    return exports.TABLES[kind][0](selection)
-
-
 QUERIES = {"cases": _cases_query, "complications": _complications_query}
 
 
@@ -388,7 +380,7 @@ def _facts_cell(cell: str) -> str:
     ``\\x01``), formatted by the Python path's own code."""
     if not cell.startswith("\x01"):
         return cell
-    value = exports._csv_cell(json.loads(cell[1:]))
+    value = csv_cell(json.loads(cell[1:]))
     text = value if isinstance(value, str) else str(value)
     if any(c in text for c in ',"\r\n'):
         return '"' + text.replace('"', '""') + '"'
@@ -396,11 +388,10 @@ def _facts_cell(cell: str) -> str:
 
 
 def table_csv(
-    kind: str, selection: Any, *, batch: int | None = None, using: str = "default"
+    kind: str, selection: Selection, *, batch: int | None = None, using: str = "default"
 ) -> Iterator[str]:
     """The header, then one chunk of ``batch`` rows at a time (see the module docstring)."""
-    columns = _columns(selection, kind)
-    yield csv.writer(_Line()).writerow(columns)
+    yield header(TABLES[kind].columns(selection))
     query = QUERIES[kind](selection, using)
     if query is None:
         return
@@ -416,6 +407,12 @@ def table_csv(
             del rows
 
 
-class _Line:
-    def write(self, value: str) -> str:
-        return value
+@register
+class SqlCsvExporter(CsvExporter):
+    """The CSV tables on PostgreSQL: a download is formatted by the database. A job's
+    file is still written by the Python path, which ticks once per row."""
+
+    vendor = "postgresql"
+
+    def stream(self) -> Iterator[str]:
+        return table_csv(self.kind, self.selection)

@@ -1,0 +1,99 @@
+"""What an export covers.
+
+The filters are those of the statistics (department, date_from, date_to,
+fracture_type, site, guidance, operator) and select the same fractures, through
+the statistics' own selection (``complications.selectors``), so that an export
+always holds the cases behind the rates on the dashboard. A complication is
+exported when it concerns at least one selected fracture, and lists only the
+selected fractures it concerns (so every fracture id it names is a row of the
+cases table and a Condition of the Bundle).
+Everything starts from ``registry.scoping.scope_to_user``; a job is further
+limited to the departments its owner could see when asking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.db.models import QuerySet
+
+from complications.models import ComplicationEvent
+from complications.selectors import selected_fractures
+from registry.models import Fracture
+from registry.roles import EXPORT_IDENTIFIERS
+from registry.scoping import scope_to_user
+
+EXPORT_DATA = "registry.export_data"
+FILTER_NAMES = (
+    "department",
+    "date_from",
+    "date_to",
+    "fracture_type",
+    "site",
+    "guidance",
+    "operator",
+)
+DATE_FILTERS = ("date_from", "date_to")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What an export covers (the user's scope, the filters, a job's frozen
+    departments) and how much it may reveal (``identifiers``)."""
+
+    user: Any
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    departments: tuple[int, ...] | None = None
+    identifiers: bool = False
+
+    @classmethod
+    def for_user(
+        cls,
+        user: Any,
+        filters: Mapping[str, Any] | None = None,
+        departments: Iterable[int] | None = None,
+    ) -> Selection:
+        return cls(
+            user=user,
+            filters={k: v for k, v in (filters or {}).items() if v not in (None, "")},
+            departments=tuple(departments) if departments is not None else None,
+            identifiers=user.has_perm(EXPORT_IDENTIFIERS),
+        )
+
+    def fractures(self) -> QuerySet[Fracture]:
+        fractures = selected_fractures(user=self.user, **self.filters)
+        if self.departments is not None:
+            fractures = fractures.filter(procedure__patient__department__in=self.departments)
+        return fractures
+
+    def events(self) -> QuerySet[ComplicationEvent]:
+        """The complications the user may see, selected or not."""
+        return scope_to_user(ComplicationEvent.objects.all(), self.user)
+
+    def complications(self) -> QuerySet[ComplicationEvent]:
+        return self.events().filter(pk__in=self.links().values("complicationevent_id"))
+
+    def links(self) -> QuerySet[Any]:
+        """The complication-fracture links of the selected fractures."""
+        return ComplicationEvent.fractures.through.objects.filter(fracture__in=self.fractures())
+
+
+def filters_to_json(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """Validated filters as stored on a job (dates as ISO strings; unset ones dropped)."""
+    return {
+        name: value.isoformat() if isinstance(value, date) else value
+        for name, value in filters.items()
+        if name in FILTER_NAMES and value not in (None, "")
+    }
+
+
+def filters_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A job's stored filters back as selector arguments."""
+    return {
+        name: date.fromisoformat(value) if name in DATE_FILTERS else value
+        for name, value in data.items()
+        if name in FILTER_NAMES
+    }
