@@ -20,7 +20,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import QuerySet
+from django.db.models import Exists, QuerySet
 
 if TYPE_CHECKING:
     from registry.models import Department, Patient, Procedure
@@ -106,4 +106,18 @@ def department_zone_changed(*, department: Department) -> None:
 def all_fractures_records(*, procedure_ids: list[int]) -> list[QuerySet[Any]]:
     """Other apps' records of these procedures that concern all their fractures
     (``all_fractures=True``, a ``fractures`` relation), to link a new fracture to."""
+    raise NotImplementedError
+
+
+@hook
+def case_complications(*, procedure: Procedure) -> list[Any]:
+    """The procedure's complications as its case page lists and draws them (term,
+    grade, window, onset, fractures, and the grading rationale as ``rationale_shown``)."""
+    raise NotImplementedError
+
+
+@hook
+def follow_up_evidence() -> tuple[Exists, Exists]:
+    """Whether a fracture (``OuterRef("pk")``) has a complication that shows it was seen
+    after the end of its procedure, and beyond 24 hours (docs/domain.md section 4)."""
     raise NotImplementedError
