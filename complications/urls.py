@@ -31,7 +31,6 @@ from complications import export_views  # noqa: E402
 
 urlpatterns += [
     path("exports/", export_views.exports_page, name="exports"),
-    path("account/api-token/", export_views.api_token, name="account-api-token"),
 ]
 
 urlpatterns += [

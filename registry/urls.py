@@ -48,6 +48,7 @@ urlpatterns = [
     path("worklist/", views.worklist, name="worklist"),
     path("profile/", views.profile, name="profile"),
     path("profile/language/", views.profile_language, name="profile-language"),
+    path("account/api-token/", views.api_token, name="account-api-token"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
