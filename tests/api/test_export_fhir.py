@@ -12,9 +12,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from fhir.resources.R4B.bundle import Bundle
 
+from complications.demo import build_cohort
 from complications.exports import MEDDRA, REGISTRY_FHIR
 from complications.models import ComplicationEvent
-from complications.demo import build_cohort
 from registry.models import Patient
 from tests.conftest import api_client_for
 
