@@ -69,7 +69,7 @@ MAX_SECONDS = 300
 TIMEOUT = 30
 
 HEMATOMA, PAIN, PAIN_EXTREMITY = "10019428", "10033371", "10033425"
-# (term, facts, expected grade): facts known to grade for the term (registry/demo.py).
+# (term, facts, expected grade): facts known to grade for the term (complications/demo.py).
 COMPLICATIONS = [
     (HEMATOMA, {"symptoms": "mild", "intervention": "none"}, 1),
     (HEMATOMA, {"transfusion_units": 2, "hospitalization": True}, 3),

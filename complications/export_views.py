@@ -1,11 +1,8 @@
-"""Pages for exports and API tokens.
+"""The exports page.
 
 ``/exports/``: start a background export with the dashboard's filters and
 watch its progress (``static/js/exports.js`` polls the job's API URL every
-second). ``/account/api-token/``: create, regenerate and revoke the user's API
-token (DRF's authtoken: one token per user) without going through the admin.
-Thin views: the services in ``complications.exports`` and the authtoken model
-do the work.
+second). A thin view: the services in ``complications.exports`` do the work.
 """
 
 from __future__ import annotations
@@ -15,13 +12,11 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
-from rest_framework.authtoken.models import Token
 
 from complications import exports
 from complications.models import ExportJob
@@ -96,26 +91,3 @@ def exports_page(request: HttpRequest) -> HttpResponse:
         },
     }
     return render(request, "complications/exports.html", context)
-
-
-@require_http_methods(["GET", "POST"])
-def api_token(request: HttpRequest) -> HttpResponse:
-    """Show the user's API token; POST ``action=create`` makes a new one (the old
-    one stops working at once), ``action=revoke`` deletes it."""
-    if request.method == "POST":
-        action = request.POST.get("action")
-        if action not in ("create", "revoke"):
-            return HttpResponseBadRequest(_("Unknown action."))
-        with transaction.atomic():
-            Token.objects.filter(user=request.user).delete()
-            if action == "create":
-                Token.objects.create(user=request.user)
-        if action == "create":
-            messages.success(
-                request, _("A new API token was created; any previous one no longer works.")
-            )
-        else:
-            messages.info(request, _("Your API token was revoked."))
-        return redirect("account-api-token")
-    token = Token.objects.filter(user=request.user).first()
-    return render(request, "complications/api_token.html", {"token": token})

@@ -1,8 +1,25 @@
 from django.urls import path
 
-from complications import views
+from complications import entry_views, views
 
 urlpatterns = [
+    # Complications on a case (the case page itself is registry's).
+    path("cases/terms/", entry_views.term_search, name="case-terms"),
+    path(
+        "cases/<int:pk>/complications/new/",
+        entry_views.complication_create,
+        name="case-complication-add",
+    ),
+    path(
+        "cases/<int:pk>/complications/<int:event_pk>/edit/",
+        entry_views.complication_edit,
+        name="case-complication-edit",
+    ),
+    path(
+        "cases/<int:pk>/complications/preview/",
+        entry_views.complication_preview,
+        name="case-complication-preview",
+    ),
     path("dashboard/", views.dashboard, name="dashboard"),
 ]
 urlpatterns += [
@@ -14,7 +31,6 @@ from complications import export_views  # noqa: E402
 
 urlpatterns += [
     path("exports/", export_views.exports_page, name="exports"),
-    path("account/api-token/", export_views.api_token, name="account-api-token"),
 ]
 
 urlpatterns += [

@@ -9,8 +9,7 @@ from datetime import date, datetime, timedelta
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from complications.ctcae import DELAYED, EARLY
-from complications.models import ComplicationEvent
+from registry import hooks
 from registry.models import Department, FollowUp, Fracture, Patient, Procedure
 from registry.scoping import scope_to_user
 
@@ -83,7 +82,7 @@ def patient_search(  # type: ignore[no-untyped-def]
         procedures = procedures.filter(started_on__lte=date_to)
     if guidance or date_from or date_to:
         qs = qs.filter(Exists(procedures))
-    complications = ComplicationEvent.objects.filter(procedure__patient=OuterRef("pk"))
+    complications = Procedure.objects.filter(patient=OuterRef("pk"), complications__isnull=False)
     if has_complications == "yes":
         qs = qs.filter(Exists(complications))
     elif has_complications == "no":
@@ -131,13 +130,19 @@ def _worklist_queryset(fractures: QuerySet[Fracture], now: datetime) -> QuerySet
     (docs/domain.md section 4), so an early or delayed complication concerning the fracture counts.
     """
     contacts = FollowUp.fractures.through.objects.filter(fracture_id=OuterRef("pk"))
-    events = ComplicationEvent.fractures.through.objects.filter(fracture_id=OuterRef("pk"))
-    after_end = Exists(
-        contacts.filter(followup__contact_at__gt=OuterRef("procedure__ended_at"))
-    ) | Exists(events.filter(complicationevent__window__in=[EARLY, DELAYED]))
-    beyond_24h = Exists(
-        contacts.filter(followup__contact_at__gte=OuterRef("procedure__ended_at") + CHECK_24H_DUE)
-    ) | Exists(events.filter(complicationevent__window=DELAYED))
+    event_after_end, event_beyond_24h = hooks.follow_up_evidence()
+    after_end = (
+        Exists(contacts.filter(followup__contact_at__gt=OuterRef("procedure__ended_at")))
+        | event_after_end
+    )
+    beyond_24h = (
+        Exists(
+            contacts.filter(
+                followup__contact_at__gte=OuterRef("procedure__ended_at") + CHECK_24H_DUE
+            )
+        )
+        | event_beyond_24h
+    )
     return (
         fractures.annotate(seen_after_end=after_end, seen_beyond_24h=beyond_24h)
         .filter(

@@ -18,6 +18,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from registry import hooks
 from registry.audit import change_reason
 from registry.models import (
     Department,
@@ -70,14 +71,10 @@ def clinical_change(
     """After a clinical write, inside its transaction: bring the outcome summary of
     the procedures it touched up to date, and tell open dashboards once committed.
     (Public for the admin, whose forms write with the ORM.)"""
-    # Imported here: complications depends on registry, not the other way round.
-    from complications.live import bump_stats_version
-    from complications.outcomes import outcomes_refresh
-
     ids = [pk for pk in procedure_ids if pk is not None]
     _localise_starts(ids)
-    outcomes_refresh(procedure_ids=ids, months=months)
-    transaction.on_commit(bump_stats_version)
+    hooks.outcomes_refresh(procedure_ids=ids, months=months)
+    transaction.on_commit(hooks.stats_changed)
 
 
 def _localise_starts(procedure_ids: list[int]) -> None:
@@ -181,13 +178,7 @@ def patient_update(*, patient: Patient, reason: str = "", **fields: Any) -> Pati
     patient._change_reason = change_reason(reason)
     patient.save()
     if grading_inputs:
-        from complications.models import ComplicationEvent
-        from complications.services import complications_rederive
-
-        complications_rederive(
-            events=ComplicationEvent.objects.filter(procedure__patient=patient),
-            field=grading_inputs[0],
-        )
+        hooks.patient_grading_changed(patient=patient, field=grading_inputs[0])
     clinical_change(procedure_ids=patient.procedures.values_list("pk", flat=True))
     return patient
 
@@ -285,10 +276,8 @@ def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -
     procedure._change_reason = change_reason(reason)
     procedure.save()
     if grading_inputs:
-        from complications.services import complications_rederive_for_procedure
-
         # Refusals of a new patient are its; of new times, the onsets' (their fields).
-        complications_rederive_for_procedure(
+        hooks.procedure_timing_changed(
             procedure=procedure, field="patient" if "patient" in grading_inputs else None
         )
     clinical_change(procedure_ids=[procedure.pk])
@@ -329,15 +318,17 @@ def all_fractures_cover(*, procedure_ids: Iterable[int]) -> None:
     """Link every fracture of these procedures to their contacts and complications
     recorded for all the fractures, so a fracture recorded later is covered too.
     (Public for the admin, whose inlines add fractures with the ORM.)"""
-    from complications.models import ComplicationEvent
-
     owned: dict[int, set[int]] = {}
     for pk, procedure_id in Fracture.objects.filter(procedure_id__in=procedure_ids).values_list(
         "pk", "procedure_id"
     ):
         owned.setdefault(procedure_id, set()).add(pk)
-    for model in (FollowUp, ComplicationEvent):
-        records = model.objects.filter(procedure_id__in=owned, all_fractures=True)
+    ids = list(owned)
+    covering = [
+        FollowUp.objects.filter(procedure_id__in=ids, all_fractures=True),
+        *hooks.all_fractures_records(procedure_ids=ids),
+    ]
+    for records in covering:
         for record in records.prefetch_related("fractures"):
             missing = owned[record.procedure_id] - {f.pk for f in record.fractures.all()}
             if missing:
@@ -487,12 +478,7 @@ def department_update(*, department: Department, **fields: Any) -> Department:
     department.full_clean()
     department.save()
     if zone_changed:
-        from complications.models import ComplicationEvent
-        from complications.services import complications_rederive
-
-        complications_rederive(
-            events=ComplicationEvent.objects.filter(procedure__patient__department=department)
-        )
+        hooks.department_zone_changed(department=department)
         # Its procedures' local start dates (and so their months) move with the zone.
         clinical_change(
             procedure_ids=Procedure.objects.filter(patient__department=department).values_list(
@@ -525,10 +511,10 @@ def record_delete(*, record: models.Model, reason: str = "") -> None:
                 ]
             }
         )
-    from complications.outcomes import outcomes_months
-
     # A deleted procedure's summary rows go with it; the months that counted it stay.
-    months = outcomes_months(procedure_ids=[record.pk]) if isinstance(record, Procedure) else set()
+    months = (
+        hooks.outcomes_months(procedure_ids=[record.pk]) if isinstance(record, Procedure) else set()
+    )
     try:
         with transaction.atomic():
             record._change_reason = change_reason(reason)  # type: ignore[attr-defined]

@@ -17,24 +17,8 @@ urlpatterns = [
     path("health/", views.health, name="health"),
     path("cases/", views.case_list, name="case-list"),
     path("cases/new/", views.case_create, name="case-create"),
-    path("cases/terms/", views.term_search, name="case-terms"),
     path("cases/<int:pk>/", views.case_detail, name="case-detail"),
     path("cases/<int:pk>/follow-ups/", views.follow_up_add, name="case-follow-up-add"),
-    path(
-        "cases/<int:pk>/complications/new/",
-        views.complication_create,
-        name="case-complication-add",
-    ),
-    path(
-        "cases/<int:pk>/complications/<int:event_pk>/edit/",
-        views.complication_edit,
-        name="case-complication-edit",
-    ),
-    path(
-        "cases/<int:pk>/complications/preview/",
-        views.complication_preview,
-        name="case-complication-preview",
-    ),
     path("patients/", views.patient_list, name="patients"),
     # Corrections of saved records (registry.corrections).
     path("patients/<int:pk>/edit/", corrections.patient_edit, name="patient-edit"),
@@ -64,11 +48,13 @@ urlpatterns = [
     path("worklist/", views.worklist, name="worklist"),
     path("profile/", views.profile, name="profile"),
     path("profile/language/", views.profile_language, name="profile-language"),
+    path("account/api-token/", views.api_token, name="account-api-token"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    # The complication pages (entry on a case, dashboards, exports): complications.urls.
     path("", include("complications.urls")),
 ]
 

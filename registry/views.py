@@ -1,5 +1,7 @@
-"""Pages of the core app: home, case entry (patient, procedure, fractures, follow-ups,
-complications), the case and patient lists, the follow-up worklist and the user's profile.
+"""Pages of the core app: home, case entry (patient, procedure, fractures, follow-ups), the
+case page, the case and patient lists, the follow-up worklist and the user's profile.
+(The complication entry pages are ``complications.entry_views``; the case page lists the
+complications through ``hooks.case_complications``.)
 
 Views are thin: forms parse, the services write (and raise ``ValidationError`` dicts that are
 mapped back onto the form fields), the selectors read, always through ``scope_to_user``: another
@@ -22,36 +24,24 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from rest_framework.authtoken.models import Token
 
-from complications import ctcae, grading_text
-from complications.ctcae.pigsf import events_for, specify_text
-from complications.models import ComplicationEvent, CtcaeTerm, Window
-from complications.services import (
-    complication_record,
-    complication_update,
-    core_term,
-    grading_preview,
-)
+from registry import hooks
 from registry.forms import (
     CaseForm,
-    ComplicationForm,
-    Conflict,
     FollowUpForm,
     FractureFormSet,
     ListFilterForm,
     ProfileForm,
     WorklistFilterForm,
     add_service_errors,
-    term_checklist,
-    term_label,
 )
 from registry.models import Department, FollowUp, Language, Procedure, Profile
 from registry.scoping import scope_to_user, visible_departments
@@ -59,8 +49,6 @@ from registry.selectors import follow_up_worklist, patient_search, procedure_sea
 from registry.services import follow_up_create, fracture_create, patient_create, procedure_create
 
 PAGE_SIZE = 25
-TERM_RESULTS = 15
-SEVERITY_LABELS = {"minor": gettext_lazy("minor"), "major": gettext_lazy("major")}
 
 
 @require_GET
@@ -206,13 +194,13 @@ def case_create(request: HttpRequest) -> HttpResponse:
 # --- the case page: follow-ups, complications, timeline ----------------------------------------
 
 
-def _procedure_for(request: HttpRequest, pk: int) -> Procedure:
+def procedure_for(request: HttpRequest, pk: int) -> Procedure:
     return get_object_or_404(
         scope_to_user(Procedure.objects.select_related("patient__department"), request.user), pk=pk
     )
 
 
-def _zone(procedure: Procedure) -> ZoneInfo:
+def procedure_zone(procedure: Procedure) -> ZoneInfo:
     return ZoneInfo(procedure.patient.department.time_zone)
 
 
@@ -250,14 +238,14 @@ def _tick_label(hours: int) -> str:
 
 
 def case_timeline(
-    procedure: Procedure, follow_ups: list[FollowUp], complications: list[ComplicationEvent]
+    procedure: Procedure, follow_ups: list[FollowUp], complications: list[Any]
 ) -> dict[str, Any]:
     """Geometry of the case timeline: procedure, follow-ups and complications on one time axis.
 
     Drawn server-side as inline SVG, so it needs no script, prints, and shows in the e-mails'
     and the screenshots' HTML alike. Date-only onsets are placed at local noon (hollow mark).
     """
-    zone = _zone(procedure)
+    zone = procedure_zone(procedure)
     end = procedure.ended_at
     duration = max((end - procedure.started_at).total_seconds(), 1.0)
 
@@ -323,11 +311,7 @@ def _render_case(
 ) -> HttpResponse:
     fractures = procedure.fractures.all()
     follow_ups = list(procedure.follow_ups.prefetch_related("fractures"))
-    complications = list(
-        procedure.complications.select_related("term").prefetch_related("fractures")
-    )
-    for event in complications:
-        event.rationale_shown = grading_text.recorded_rationale(event, sex=procedure.patient.sex)
+    complications = hooks.case_complications(procedure=procedure)
     if follow_up_form is None:
         follow_up_form = FollowUpForm(
             initial={"contact_at": timezone.localtime().replace(second=0, microsecond=0)},
@@ -350,16 +334,16 @@ def _render_case(
 
 @require_GET
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _procedure_for(request, pk)
-    with timezone.override(_zone(procedure)):
+    procedure = procedure_for(request, pk)
+    with timezone.override(procedure_zone(procedure)):
         return _render_case(request, procedure)
 
 
 @permission_required("registry.add_followup", raise_exception=True)
 @require_POST
 def follow_up_add(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _procedure_for(request, pk)
-    with timezone.override(_zone(procedure)):
+    procedure = procedure_for(request, pk)
+    with timezone.override(procedure_zone(procedure)):
         form = FollowUpForm(request.POST, fractures=procedure.fractures.all())
         if form.is_valid():
             try:
@@ -378,247 +362,7 @@ def follow_up_add(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_case(request, procedure, follow_up_form=form)
 
 
-# --- complications -----------------------------------------------------------------------------
-
-
-def _term_json(term: CtcaeTerm) -> dict[str, Any]:
-    """A term as the complication form's script needs it: label, grades and checklist."""
-    core = core_term(term)
-    return {
-        "code": term.code,
-        "term": term.name,
-        "soc": term.soc,
-        "label": term_label(term),
-        "other_specify": core.is_other_specify,
-        # the screw-fixation events recorded under this "Other, specify" term; free text stays
-        "specify_options": [specify_text(event) for event in events_for(term.code)],
-        "grades": {str(g): text for g, text in term.grades.items()},
-        "grades_available": list(core.grades_available),
-        "checklist": [[g, clauses] for g, clauses in sorted(term_checklist(term).items())],
-    }
-
-
-def _complication_page(
-    request: HttpRequest,
-    procedure: Procedure,
-    form: ComplicationForm,
-    event: Any = None,
-    conflict: Conflict | None = None,
-) -> HttpResponse:
-    term = form.term_obj
-    checked = set(form["criteria"].value() or [])
-    criteria_groups = (
-        [
-            (grade, [(clause, clause in checked) for clause in clauses])
-            for grade, clauses in sorted(term_checklist(term).items())
-        ]
-        if term is not None
-        else []
-    )
-    config = {
-        "preview_url": reverse("case-complication-preview", args=[procedure.pk]),
-        "terms_url": reverse("case-terms"),
-        "term": _term_json(term) if term is not None else None,
-        "labels": {name: str(field.label) for name, field in form.fields.items()},
-        "i18n": {
-            "grade": _("Grade"),
-            "no_grade": _("No grade yet: record the facts."),
-            "hours_after_end": _("%(hours)s h after the end"),
-            "no_match": _("No term matches."),
-            "grade_missing": _("this grade does not exist for the term"),
-            "overridden": _("Overridden to %(grade)s"),
-        },
-    }
-    return render(
-        request,
-        "registry/complication_form.html",
-        {
-            "procedure": procedure,
-            "form": form,
-            "event": event,
-            "term": term,
-            "criteria_groups": criteria_groups,
-            "config": config,
-            "conflict": conflict,
-        },
-        # 409: the record moved since the page was loaded (the form is shown again, not saved).
-        status=409 if conflict is not None else 200,
-    )
-
-
-class _ConflictError(Exception):
-    def __init__(self, conflict: Conflict) -> None:
-        self.conflict = conflict
-
-
-def _save_complication(
-    request: HttpRequest, procedure: Procedure, form: ComplicationForm, event: Any
-) -> HttpResponse | Conflict | None:
-    """Save, or return the form's errors (``None``) or the conflict with another's save.
-
-    An edit re-reads the complication under a row lock in the saving transaction and compares
-    it with the version the form was loaded at, so two people can never overwrite each other.
-    """
-    # None ticked: all the procedure's fractures (an edit too, not "unchanged").
-    fractures = list(form.cleaned_data["fractures"])
-    try:
-        if event is None:
-            complication_record(
-                procedure=procedure,
-                fractures=fractures,
-                actor=request.user,
-                **form.service_kwargs(),
-            )
-        else:
-            with transaction.atomic():
-                locked = get_object_or_404(
-                    ComplicationEvent.objects.select_for_update(), pk=event.pk
-                )
-                conflict = form.conflict_with(locked, posted=form.posted_values())
-                if conflict is not None:
-                    raise _ConflictError(conflict)
-                complication_update(event=locked, fractures=fractures, **form.service_kwargs())
-    except _ConflictError as error:
-        return error.conflict
-    except ValidationError as error:
-        add_service_errors(form, error)
-        return None
-    messages.success(request, _("Complication saved."))
-    return HttpResponseRedirect(reverse("case-detail", args=[procedure.pk]) + "#complications")
-
-
-@permission_required("complications.add_complicationevent", raise_exception=True)
-@require_http_methods(["GET", "POST"])
-def complication_create(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _procedure_for(request, pk)
-    fractures = procedure.fractures.all()
-    with timezone.override(_zone(procedure)):
-        if request.method == "POST":
-            form = ComplicationForm(request.POST, fractures=fractures)
-            if form.is_valid() and (done := _save_complication(request, procedure, form, None)):
-                return done
-        else:
-            form = ComplicationForm(
-                initial={"onset_at": timezone.localtime().replace(second=0, microsecond=0)},
-                fractures=fractures,
-            )
-        return _complication_page(request, procedure, form)
-
-
-@permission_required("complications.change_complicationevent", raise_exception=True)
-@require_http_methods(["GET", "POST"])
-def complication_edit(request: HttpRequest, pk: int, event_pk: int) -> HttpResponse:
-    procedure = _procedure_for(request, pk)
-    event = get_object_or_404(
-        procedure.complications.select_related("term").prefetch_related("fractures"), pk=event_pk
-    )
-    fractures = procedure.fractures.all()
-    with timezone.override(_zone(procedure)):
-        conflict = None
-        if request.method == "POST":
-            form = ComplicationForm(request.POST, fractures=fractures)
-            if form.is_valid():
-                done = _save_complication(request, procedure, form, event)
-                if isinstance(done, Conflict):
-                    conflict = done
-                elif done is not None:
-                    return done
-        else:
-            form = ComplicationForm(
-                initial={
-                    **ComplicationForm.initial_for(event),
-                    "version": ComplicationForm.version_of(event),
-                },
-                fractures=fractures,
-            )
-        return _complication_page(request, procedure, form, event, conflict)
-
-
-def _errors(form: ComplicationForm) -> dict[str, list[str]]:
-    return {field or "__all__": [str(m) for m in msgs] for field, msgs in form.errors.items()}
-
-
-@require_POST
-def complication_preview(request: HttpRequest, pk: int) -> JsonResponse:
-    """The live grade and window of the complication form as it stands (nothing is saved).
-
-    The page posts the whole form here (debounced): the same form class parses it, so the
-    preview and the save can never read the facts differently.
-    """
-    procedure = _procedure_for(request, pk)
-    with timezone.override(_zone(procedure)):
-        form = ComplicationForm(request.POST, fractures=procedure.fractures.all())
-        form.is_valid()
-        errors = _errors(form)
-        result: dict[str, Any] = {
-            "grade": None,
-            "severity": None,
-            "rationale": "",
-            "warnings": [],
-            "grades_available": [],
-            "window": None,
-            "hours_after_end": None,
-        }
-        term = form.term_obj
-        if term is not None:
-            result["grades_available"] = list(core_term(term).grades_available)
-            try:
-                graded = grading_text.in_active_language(
-                    grading_preview(term=term.code, facts=form.facts(), sex=procedure.patient.sex)
-                )
-            except ValidationError as error:
-                errors.setdefault("facts", []).extend(error.message_dict.get("facts", []))
-            else:
-                result.update(
-                    grade=graded.grade,
-                    severity=graded.severity,
-                    severity_label=str(SEVERITY_LABELS[graded.severity]),
-                    rationale=graded.rationale,
-                    warnings=list(graded.warnings),
-                )
-        onset = form.onset()
-        if not ({"onset_at", "onset_date", "onset_kind"} & set(form.errors)) and (
-            onset["during_procedure"] or onset["onset_at"] or onset["onset_date"]
-        ):
-            try:
-                timing = ctcae.classify_onset(
-                    started_at=procedure.started_at,
-                    ended_at=procedure.ended_at,
-                    time_zone=procedure.patient.department.time_zone,
-                    **onset,
-                )
-            except ctcae.TimingError as error:
-                errors.setdefault(error.field, []).append(str(error))
-            else:
-                result.update(
-                    window=timing.window,
-                    window_label=str(Window(timing.window).label),
-                    hours_after_end=timing.hours_after_end,
-                )
-    result["errors"] = errors
-    return JsonResponse(result)
-
-
-@require_GET
-def term_search(request: HttpRequest) -> JsonResponse:
-    """CTCAE terms whose name contains, or whose code starts with, ``q`` (the term box)."""
-    query = request.GET.get("q", "").strip()
-    if not query:
-        return JsonResponse({"results": []})
-    terms = (
-        CtcaeTerm.objects.filter(code__startswith=query)
-        if query.isdigit()
-        else (CtcaeTerm.objects.filter(name__icontains=query))
-    )
-    # Names starting with the query first: "inf" offers "Infusion..." before "Joint infection".
-    ranked = sorted(
-        terms[:200], key=lambda t: (not t.name.lower().startswith(query.lower()), t.name)
-    )
-    results = [_term_json(term) for term in ranked[:TERM_RESULTS]]
-    return JsonResponse({"results": results})
-
-
-# --- worklist and profile ----------------------------------------------------------------------
+# --- worklist, profile and API token ----------------------------------------------------------------------
 
 
 @require_GET
@@ -682,3 +426,27 @@ def profile_language(request: HttpRequest) -> HttpResponse:
     ):
         target = reverse("home")
     return redirect(target)
+
+
+@require_http_methods(["GET", "POST"])
+def api_token(request: HttpRequest) -> HttpResponse:
+    """The user's API token (DRF's authtoken: one per user), without the admin: show it;
+    POST ``action=create`` makes a new one (the old one stops working at once),
+    ``action=revoke`` deletes it."""
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action not in ("create", "revoke"):
+            return HttpResponseBadRequest(_("Unknown action."))
+        with transaction.atomic():
+            Token.objects.filter(user=request.user).delete()
+            if action == "create":
+                Token.objects.create(user=request.user)
+        if action == "create":
+            messages.success(
+                request, _("A new API token was created; any previous one no longer works.")
+            )
+        else:
+            messages.info(request, _("Your API token was revoked."))
+        return redirect("account-api-token")
+    token = Token.objects.filter(user=request.user).first()
+    return render(request, "registry/api_token.html", {"token": token})

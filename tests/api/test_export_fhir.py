@@ -12,9 +12,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from fhir.resources.R4B.bundle import Bundle
 
+from complications.demo import build_cohort
 from complications.exports import MEDDRA, REGISTRY_FHIR
 from complications.models import ComplicationEvent
-from registry.demo import build_cohort
 from registry.models import Patient
 from tests.conftest import api_client_for
 
@@ -56,7 +56,7 @@ class TestDemoCohortBundle:
         assert bundle.type == "collection"
         types = Counter(entry.resource.get_resource_type() for entry in bundle.entry)
         # The demo cohort records 22 complications (3 per-procedural, 4 early,
-        # 15 delayed on 14 fractures: registry.demo).
+        # 15 delayed on 14 fractures: complications.demo).
         assert ComplicationEvent.objects.count() == 22
         assert types == {"Patient": 94, "Procedure": 95, "Condition": 110, "AdverseEvent": 22}
 

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from complications.demo import build_cohort
 from complications.selectors import cohort
-from registry.demo import build_cohort
 from registry.models import Department
 from tests import factories as f
 from tests.factories import PARIS

@@ -12,9 +12,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from complications.demo import build_cohort
 from complications.outcomes import outcomes_refresh
 from complications.selectors import most_frequent_major, rates
-from registry.demo import build_cohort
 from registry.models import Department
 from tests import factories as f
 from tests.factories import PARIS

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from registry.demo import build_cohort
+from complications.demo import build_cohort
 
 # Committed data (a transactional test), so that pg_dump, another connection, sees it;
 # serialized_rollback brings back the data of the migrations (the CTCAE catalogue the

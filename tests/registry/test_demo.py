@@ -4,8 +4,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from complications.demo import AGES, DEMO_CODE
 from complications.models import ComplicationEvent
-from registry.demo import AGES, DEMO_CODE, DEMO_USERS
+from registry.demo import DEMO_USERS
 from registry.models import Department, FollowUp, Fracture, Patient, Procedure
 
 

@@ -305,7 +305,7 @@ def test_simultaneous_saves_wait_for_the_lock_and_the_second_gets_the_conflict(
         finally:
             connections.close_all()
 
-    with mock.patch("registry.views.complication_update", side_effect=slow_update):
+    with mock.patch("complications.entry_views.complication_update", side_effect=slow_update):
         first = threading.Thread(
             target=submit,
             args=("alice", alice, complication_data(intervention="oral", version=alice_version)),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from complications.ctcae import checklist, grade, load_curated_catalogue, parse_facts
-from registry.demo import _events
+from complications.demo import _events
 
 
 def test_every_demo_complication_uses_only_what_the_form_offers_and_grades_as_the_study() -> None:

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.demo import ensure_demo
+from complications.demo import ensure_demo
 
 
 class Command(BaseCommand):

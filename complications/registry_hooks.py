@@ -1,0 +1,70 @@
+"""What ``complications`` does when a registry write announces a change (``registry.hooks``).
+
+Connected once at start-up by ``ComplicationsConfig.ready``; each runs in the
+registry service's transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from complications import grading_text
+from complications.ctcae import DELAYED, EARLY
+from complications.live import bump_stats_version
+from complications.models import ComplicationEvent
+from complications.outcomes import outcomes_months, outcomes_refresh
+from complications.services import complications_rederive, complications_rederive_for_procedure
+from registry import hooks
+from registry.models import Department, Patient, Procedure
+
+
+def _patient_grading_changed(*, patient: Patient, field: str) -> None:
+    complications_rederive(
+        events=ComplicationEvent.objects.filter(procedure__patient=patient), field=field
+    )
+
+
+def _procedure_timing_changed(*, procedure: Procedure, field: str | None) -> None:
+    complications_rederive_for_procedure(procedure=procedure, field=field)
+
+
+def _department_zone_changed(*, department: Department) -> None:
+    complications_rederive(
+        events=ComplicationEvent.objects.filter(procedure__patient__department=department)
+    )
+
+
+def _all_fractures_records(*, procedure_ids: list[int]) -> list[QuerySet[Any]]:
+    return [ComplicationEvent.objects.filter(procedure_id__in=procedure_ids, all_fractures=True)]
+
+
+def _case_complications(*, procedure: Procedure) -> list[Any]:
+    events = list(procedure.complications.select_related("term").prefetch_related("fractures"))
+    for event in events:
+        event.rationale_shown = grading_text.recorded_rationale(  # type: ignore[attr-defined]
+            event, sex=procedure.patient.sex
+        )
+    return events
+
+
+def _follow_up_evidence() -> tuple[Exists, Exists]:
+    # An onset in a window is itself evidence of follow-up up to that window.
+    events = ComplicationEvent.fractures.through.objects.filter(fracture_id=OuterRef("pk"))
+    return (
+        Exists(events.filter(complicationevent__window__in=[EARLY, DELAYED])),
+        Exists(events.filter(complicationevent__window=DELAYED)),
+    )
+
+
+def connect() -> None:
+    hooks.outcomes_refresh.connect(outcomes_refresh)
+    hooks.outcomes_months.connect(outcomes_months)
+    hooks.stats_changed.connect(bump_stats_version)
+    hooks.patient_grading_changed.connect(_patient_grading_changed)
+    hooks.procedure_timing_changed.connect(_procedure_timing_changed)
+    hooks.department_zone_changed.connect(_department_zone_changed)
+    hooks.all_fractures_records.connect(_all_fractures_records)
+    hooks.case_complications.connect(_case_complications)
+    hooks.follow_up_evidence.connect(_follow_up_evidence)
