@@ -306,22 +306,13 @@ class ProcedureAdmin(ScopedAdmin):
 
 @admin.register(Fracture)
 class FractureAdmin(ScopedAdmin):
-    list_display = ("procedure", "type", "site", "side", "aetiology", "screws", "cement_augmented")
+    list_display = ("procedure", *Fracture.CLINICAL_FIELDS)
     list_filter = ("type", "site", "aetiology")
     list_select_related = ("procedure__patient",)
-    fields = (
-        "procedure",
-        "type",
-        "site",
-        "side",
-        "aetiology",
-        "screws",
-        "cement_augmented",
-        "reason",
-    )
+    fields = ("procedure", *Fracture.CLINICAL_FIELDS, "reason")
     fixed_on_change = ("procedure",)
 
-    VALUES = ("type", "site", "side", "aetiology", "screws", "cement_augmented")
+    VALUES = Fracture.CLINICAL_FIELDS
 
     def service_save(self, request, form):  # type: ignore[no-untyped-def]
         data = form.cleaned_data

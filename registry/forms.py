@@ -404,7 +404,7 @@ class ProcedureCorrectionForm(CorrectionForm):
 
 
 class FractureCorrectionForm(FractureForm, CorrectionForm):
-    FIELDS = ("type", "site", "side", "aetiology", "screws", "cement_augmented")
+    FIELDS = Fracture.CLINICAL_FIELDS
 
 
 class FollowUpCorrectionForm(FollowUpForm, CorrectionForm):

@@ -249,6 +249,8 @@ class Fracture(models.Model):
     history = HistoricalRecords()
 
     DEPARTMENT_PATH = "procedure__patient__department"
+    # What describes the fracture itself: what its services, forms and admin write.
+    CLINICAL_FIELDS = ("type", "site", "side", "aetiology", "screws", "cement_augmented")
 
     class Meta:
         ordering = ["procedure", "id"]

@@ -1,7 +1,8 @@
 """The registry's roles, expressed as Django groups.
 
 The groups and their model permissions are created by a data migration
-(``registry/migrations/0002_roles.py``) so that every installation has them.
+(``registry/migrations/0003_roles.py``, a frozen table that must equal this module:
+``tests/registry/test_migrations_frozen.py``) so that every installation has them.
 What a role may see is further limited to its departments by ``registry.scoping``.
 """
 

@@ -338,7 +338,7 @@ def all_fractures_cover(*, procedure_ids: Iterable[int]) -> None:
 @transaction.atomic
 def fracture_update(*, fracture: Fracture, reason: str = "", **fields: Any) -> Fracture:
     refuse_unknown_fields(
-        fields, allowed={"type", "site", "side", "screws", "aetiology", "cement_augmented"}
+        fields, allowed=Fracture.CLINICAL_FIELDS
     )
     for name, value in fields.items():
         setattr(fracture, name, value)
