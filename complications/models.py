@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from complications import ctcae
 from registry.models import Fracture, Procedure
 
 
@@ -201,7 +202,7 @@ class ComplicationEvent(models.Model):
 
     @property
     def severity(self) -> str:
-        return "major" if self.grade >= 3 else "minor"
+        return ctcae.severity_for(self.grade)
 
 
 class ExportJob(models.Model):

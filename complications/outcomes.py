@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import cache, partial
 from typing import Any
 
@@ -47,7 +47,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncMonth, TruncYear
 
-from complications.ctcae import GRADES, MAJOR_GRADE
+from complications.ctcae import EARLY_PERIOD, GRADES, MAJOR_GRADE
 from complications.models import (
     ComplicationEvent,
     FractureOutcome,
@@ -61,7 +61,8 @@ from complications.models import (
 from complications.pigsf_lookups import pigsf_event_code
 from registry.models import FollowUp, Fracture, FractureType, Procedure, Site
 
-DAY = timedelta(hours=24)
+# The early window's limit (docs/domain.md section 2), from the core that classifies onsets.
+DAY = EARLY_PERIOD
 
 # The evidence of follow-up for each window's denominator (docs/domain.md section 4),
 # on a summary row: every unit during the procedure; for the early window, a

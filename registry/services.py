@@ -337,9 +337,7 @@ def all_fractures_cover(*, procedure_ids: Iterable[int]) -> None:
 
 @transaction.atomic
 def fracture_update(*, fracture: Fracture, reason: str = "", **fields: Any) -> Fracture:
-    refuse_unknown_fields(
-        fields, allowed=Fracture.CLINICAL_FIELDS
-    )
+    refuse_unknown_fields(fields, allowed=Fracture.CLINICAL_FIELDS)
     for name, value in fields.items():
         setattr(fracture, name, value)
     fracture.full_clean()

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from complications import grading_text, services
 from complications.api import serializers
+from complications.ctcae import MAJOR_GRADE
 from complications.ctcae.pigsf import PIGSF_EVENTS
 from complications.models import ComplicationEvent, CtcaeTerm, Outcome, Window
 from complications.pigsf_lookups import pigsf_event_condition
@@ -68,7 +69,8 @@ class ComplicationFilter(filters.FilterSet):
         return queryset.filter(pigsf_event_condition(event))
 
     def filter_severity(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-        return queryset.filter(grade__gte=3) if value == "major" else queryset.filter(grade__lte=2)
+        major = Q(grade__gte=MAJOR_GRADE)
+        return queryset.filter(major if value == "major" else ~major)
 
     @staticmethod
     def _onset(lookup: str, value: date) -> Q:

@@ -43,6 +43,7 @@ from .rates import percent, proportion, rate_summary, wilson_interval
 from .timing import (
     DELAYED,
     EARLY,
+    EARLY_PERIOD,
     PER_PROCEDURAL,
     WINDOWS,
     Timing,
@@ -54,6 +55,7 @@ __all__ = [
     "ADL",
     "DELAYED",
     "EARLY",
+    "EARLY_PERIOD",
     "FACT_NAMES",
     "GENERIC_CLAUSES",
     "GRADES",

@@ -29,7 +29,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from functools import cache
 from itertools import islice
 from typing import Any
@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, F, IntegerField, OuterRef, Subquery
 
-from complications.ctcae import MAJOR_GRADE
+from complications.ctcae import EARLY_PERIOD, severity_for
 from complications.ctcae.pigsf import event_of
 from complications.exports.selection import Selection
 from complications.models import ComplicationEvent, ExportJob, Window
@@ -45,7 +45,7 @@ from registry.models import FollowUp
 
 CHUNK = 2000
 WINDOWS: tuple[str, ...] = tuple(Window.values)  # per_procedural, early, delayed
-DAY = timedelta(hours=24)
+DAY = EARLY_PERIOD  # the early window's limit (docs/domain.md section 2)
 
 Cell = str | int | float | bool | None
 Row = dict[str, Any]
@@ -315,7 +315,7 @@ def _complication_row(raw: Mapping[str, Any], fracture_ids: list[int], selection
         "auto_grade": raw["auto_grade"],
         "grade_override": raw["grade_override"],
         "grade": raw["grade"],
-        "severity": "major" if raw["grade"] >= MAJOR_GRADE else "minor",
+        "severity": severity_for(raw["grade"]),
         "grade_rationale": raw["grade_rationale"],
         "outcome": raw["outcome"],
         "relatedness": raw["relatedness"],
