@@ -72,19 +72,16 @@ def clinical_change(
     the procedures it touched up to date, and tell open dashboards once committed.
     (Public for the admin, whose forms write with the ORM.)"""
     ids = [pk for pk in procedure_ids if pk is not None]
-    _localise_starts(ids)
     hooks.outcomes_refresh(procedure_ids=ids, months=months)
     transaction.on_commit(hooks.stats_changed)
 
 
-def _localise_starts(procedure_ids: list[int]) -> None:
+def _localise_starts(procedures: models.QuerySet[Procedure]) -> list[int]:
     """Re-derive the local start dates of these procedures, which move when their
     patient changes department or their department changes time zone (a save of
-    the procedure itself derives its own)."""
-    if not procedure_ids:
-        return
-    rows = Procedure.objects.filter(pk__in=procedure_ids).values_list(
-        "pk", "started_at", "started_on", "patient__department__time_zone"
+    the procedure itself derives its own); returns the procedures' ids."""
+    rows = list(
+        procedures.values_list("pk", "started_at", "started_on", "patient__department__time_zone")
     )
     stale = [
         Procedure(pk=pk, started_on=local_date(started_at, zone))
@@ -92,6 +89,7 @@ def _localise_starts(procedure_ids: list[int]) -> None:
         if local_date(started_at, zone) != started_on
     ]
     Procedure.objects.bulk_update(stale, ["started_on"], batch_size=500)
+    return [row[0] for row in rows]
 
 
 # --- patients -----------------------------------------------------------------
@@ -179,7 +177,12 @@ def patient_update(*, patient: Patient, reason: str = "", **fields: Any) -> Pati
     patient.save()
     if grading_inputs:
         hooks.patient_grading_changed(patient=patient, field=grading_inputs[0])
-    clinical_change(procedure_ids=patient.procedures.values_list("pk", flat=True))
+    procedures = Procedure.objects.filter(patient=patient)
+    clinical_change(
+        procedure_ids=_localise_starts(procedures)
+        if "department" in grading_inputs
+        else procedures.values_list("pk", flat=True)
+    )
     return patient
 
 
@@ -479,9 +482,7 @@ def department_update(*, department: Department, **fields: Any) -> Department:
         hooks.department_zone_changed(department=department)
         # Its procedures' local start dates (and so their months) move with the zone.
         clinical_change(
-            procedure_ids=Procedure.objects.filter(patient__department=department).values_list(
-                "pk", flat=True
-            )
+            procedure_ids=_localise_starts(Procedure.objects.filter(patient__department=department))
         )
     return department
 
