@@ -9,6 +9,8 @@ What is recomputed, and by what (the code the writes use, never a second copy):
   ``grade`` column is the database's own ``coalesce(grade_override,
   auto_grade)``, so a wrong grade shows as a wrong ``auto_grade``); a row the
   derivation now refuses (facts that no longer fit the term) is a difference too;
+- each procedure's ``started_on`` (its start's day in its department's time zone,
+  which the statistics count by): by ``registry.models.local_date``;
 - the outcome summary: by ``outcomes.outcomes_unit_differences`` (the per-unit
   tables, one chunk of procedures at a time) and
   ``outcomes.outcomes_month_differences`` (the rollups), the check of
@@ -25,7 +27,7 @@ import copy
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -34,9 +36,10 @@ from django.db.models import QuerySet
 from complications.models import ComplicationEvent
 from complications.outcomes import outcomes_month_differences, outcomes_unit_differences
 from complications.services import complication_derive
-from registry.models import Department, Procedure
+from registry.models import Department, Procedure, local_date
 
 CHUNK = 1000
+T = TypeVar("T")
 
 # The fields complication_derive sets.
 DERIVED_FIELDS = (
@@ -142,10 +145,10 @@ def _values(row: dict[str, Any] | None, key_fields: tuple[str, ...]) -> str:
     return ", ".join(f"{name}={value}" for name, value in row.items() if name not in key_fields)
 
 
-def _chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
-    chunk: list[int] = []
-    for pk in ids:
-        chunk.append(pk)
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
         if len(chunk) == size:
             yield chunk
             chunk = []
@@ -161,11 +164,18 @@ def summary_differences(
     procedures = Procedure.objects.order_by("pk")
     if departments is not None:
         procedures = procedures.filter(patient__department__in=departments)
-    ids = procedures.values_list("pk", flat=True).iterator(chunk_size=CHUNK)
-    for chunk in _chunks(ids, CHUNK):
+    rows = procedures.values_list(
+        "pk", "started_at", "started_on", "patient__department__time_zone"
+    ).iterator(chunk_size=CHUNK)
+    for chunk in _chunks(rows, CHUNK):
+        for pk, started_at, started_on, zone in chunk:
+            day = local_date(started_at, zone)
+            if day != started_on:
+                yield Difference(f"procedure {pk}", "started_on", started_on, day)
         checked.procedures += len(chunk)
-        for table, rows in outcomes_unit_differences(procedure_ids=chunk).items():
-            yield from _paired(table, rows)
+        ids = [row[0] for row in chunk]
+        for table, table_rows in outcomes_unit_differences(procedure_ids=ids).items():
+            yield from _paired(table, table_rows)
     department_ids = None if departments is None else list(departments.values_list("pk", flat=True))
     for table, rows in outcomes_month_differences(department_ids=department_ids).items():
         yield from _paired(table, rows)

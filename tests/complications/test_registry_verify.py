@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from complications import verify
 from complications.models import ComplicationEvent, FractureOutcome, OutcomeMonth
 from complications.services import complication_record, complication_update
+from registry.models import Procedure
 from tests import factories
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -111,6 +112,14 @@ def _tamper_summary_row(events):
     return f"FractureOutcome fracture_id={fracture_id}: grade_early: stored 5, recomputed 1"
 
 
+def _tamper_local_day(events):
+    procedure = events["A", 3, "early"].procedure
+    Procedure.objects.filter(pk=procedure.pk).update(
+        started_on=procedure.started_on + timedelta(days=1)
+    )
+    return f"procedure {procedure.pk}: started_on: stored"
+
+
 def _tamper_month(events):
     row = OutcomeMonth.objects.filter(period="month", unit="procedure").first()
     OutcomeMonth.objects.filter(pk=row.pk).update(units=99)
@@ -126,6 +135,7 @@ def _tamper_month(events):
         _tamper_rationale,
         _tamper_cirse,
         _tamper_summary_row,
+        _tamper_local_day,
         _tamper_month,
     ],
 )
