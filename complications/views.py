@@ -23,6 +23,7 @@ from complications.ctcae.rates import percent, wilson_interval
 from complications.models import Window
 from registry.models import FractureType, Guidance, Site
 from registry.scoping import visible_departments
+from registry.views import safe_next
 
 UNIT_LABELS = {"fracture": _("Fractures"), "procedure": _("Procedures"), "patient": _("Patients")}
 
@@ -247,7 +248,6 @@ from django.contrib.auth.decorators import permission_required  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django.http import Http404, JsonResponse  # noqa: E402
 from django.shortcuts import get_object_or_404, redirect  # noqa: E402
-from django.utils.http import url_has_allowed_host_and_scheme  # noqa: E402
 from django.views.decorators.http import require_http_methods, require_POST  # noqa: E402
 
 from complications.models import QualityAlert, QualityTarget  # noqa: E402
@@ -409,9 +409,4 @@ def quality_alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     """Acknowledge one alert of the user's departments, then back to the dashboard."""
     alert = get_object_or_404(scope_to_user(QualityAlert.objects.all(), request.user), pk=pk)
     alert_acknowledge(alert=alert, user=request.user)
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = reverse("dashboard")
-    return redirect(target)
+    return redirect(safe_next(request, reverse("dashboard")))

@@ -23,7 +23,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -40,18 +39,9 @@ from registry.forms import (
 )
 from registry.models import FollowUp, Fracture, Patient, Procedure
 from registry.scoping import scope_to_user
+from registry.views import procedure_for, safe_next
 
 EDIT = ["GET", "POST"]
-
-
-def _next(request: HttpRequest, default: str) -> str:
-    """Where to go back to: the page the user came from when it is ours, else ``default``."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
 
 
 def _case_url(procedure_id: int, anchor: str = "") -> str:
@@ -61,12 +51,6 @@ def _case_url(procedure_id: int, anchor: str = "") -> str:
 def _patient_for(request: HttpRequest, pk: int) -> Patient:
     return get_object_or_404(
         scope_to_user(Patient.objects.select_related("department"), request.user), pk=pk
-    )
-
-
-def _procedure_for(request: HttpRequest, pk: int) -> Procedure:
-    return get_object_or_404(
-        scope_to_user(Procedure.objects.select_related("patient__department"), request.user), pk=pk
     )
 
 
@@ -83,7 +67,7 @@ def _correct(
 ) -> HttpResponse:
     """The edit page of a saved record: load, or validate, lock, compare and save."""
     form_kwargs = form_kwargs or {}
-    back = _next(request, back)
+    back = safe_next(request, back)
     conflict = None
     with timezone.override(ZoneInfo(zone)):
         if request.method == "POST":
@@ -147,7 +131,7 @@ def _delete(
             "audit_model": audit_name(type(record)),
             "form": form,
             "consequence": consequence,
-            "next": _next(request, back),
+            "next": safe_next(request, back),
         },
     )
 
@@ -209,7 +193,7 @@ def _save_procedure(procedure: Procedure, form: ProcedureCorrectionForm) -> None
 @permission_required("registry.change_procedure", raise_exception=True)
 @require_http_methods(EDIT)
 def procedure_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _procedure_for(request, pk)
+    procedure = procedure_for(request, pk)
     return _correct(
         request,
         record=procedure,
@@ -224,7 +208,7 @@ def procedure_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("registry.delete_procedure", raise_exception=True)
 @require_http_methods(EDIT)
 def procedure_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _procedure_for(request, pk)
+    procedure = procedure_for(request, pk)
     return _delete(
         request,
         record=procedure,
@@ -247,7 +231,7 @@ def _save_fracture(fracture: Fracture, form: FractureCorrectionForm) -> None:
 @permission_required("registry.change_fracture", raise_exception=True)
 @require_http_methods(EDIT)
 def fracture_edit(request: HttpRequest, pk: int, fracture_pk: int) -> HttpResponse:
-    procedure = _procedure_for(request, pk)
+    procedure = procedure_for(request, pk)
     fracture = get_object_or_404(procedure.fractures, pk=fracture_pk)
     return _correct(
         request,
@@ -263,7 +247,7 @@ def fracture_edit(request: HttpRequest, pk: int, fracture_pk: int) -> HttpRespon
 @permission_required("registry.delete_fracture", raise_exception=True)
 @require_http_methods(EDIT)
 def fracture_delete(request: HttpRequest, pk: int, fracture_pk: int) -> HttpResponse:
-    procedure = _procedure_for(request, pk)
+    procedure = procedure_for(request, pk)
     fracture = get_object_or_404(procedure.fractures, pk=fracture_pk)
     return _delete(
         request,
@@ -292,7 +276,7 @@ def _follow_up_title(follow_up: FollowUp, zone: str) -> str:
 @permission_required("registry.change_followup", raise_exception=True)
 @require_http_methods(EDIT)
 def follow_up_edit(request: HttpRequest, pk: int, follow_up_pk: int) -> HttpResponse:
-    procedure = _procedure_for(request, pk)
+    procedure = procedure_for(request, pk)
     follow_up = get_object_or_404(procedure.follow_ups, pk=follow_up_pk)
     zone = procedure.patient.department.time_zone
     return _correct(
@@ -310,7 +294,7 @@ def follow_up_edit(request: HttpRequest, pk: int, follow_up_pk: int) -> HttpResp
 @permission_required("registry.delete_followup", raise_exception=True)
 @require_http_methods(EDIT)
 def follow_up_delete(request: HttpRequest, pk: int, follow_up_pk: int) -> HttpResponse:
-    procedure = _procedure_for(request, pk)
+    procedure = procedure_for(request, pk)
     follow_up = get_object_or_404(procedure.follow_ups, pk=follow_up_pk)
     return _delete(
         request,

@@ -194,6 +194,17 @@ def case_create(request: HttpRequest) -> HttpResponse:
 # --- the case page: follow-ups, complications, timeline ----------------------------------------
 
 
+def safe_next(request: HttpRequest, default: str) -> str:
+    """Where to go back to: the ``next`` the page sent when it is one of ours, else ``default``
+    (never an address elsewhere: an open redirect would lend this site's name to a phishing link)."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
 def procedure_for(request: HttpRequest, pk: int) -> Procedure:
     return get_object_or_404(
         scope_to_user(Procedure.objects.select_related("patient__department"), request.user), pk=pk
@@ -420,12 +431,7 @@ def profile_language(request: HttpRequest) -> HttpResponse:
     language = request.POST.get("language", "")
     if language in Language.values:
         Profile.objects.update_or_create(user=request.user, defaults={"language": language})
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = reverse("home")
-    return redirect(target)
+    return redirect(safe_next(request, reverse("home")))
 
 
 @require_http_methods(["GET", "POST"])
