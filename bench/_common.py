@@ -74,7 +74,7 @@ def delete_complications(pks: Iterable[int]) -> None:
     from django.db import transaction
 
     from complications.models import ComplicationEvent
-    from complications.outcomes import outcomes_refresh
+    from complications.outcomes.refresh import outcomes_refresh
 
     pks = list(pks)
     with transaction.atomic():

@@ -1,6 +1,6 @@
 """The hand-written SQL that ``bench_rates`` compares the rates selector against.
 
-One statement per (unit, selection) that returns everything ``selectors.rates``
+One statement per (unit, selection) that returns everything ``stats.rates.rates``
 returns (the three windows, by term, by SOC) as one JSON value. It is written
 the way a person tuning for PostgreSQL would write it: set-based, not per
 unit. The selection is computed once; the complications and the follow-up
@@ -232,7 +232,7 @@ def comparable_sql(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def comparable_selector(result: dict[str, Any]) -> dict[str, Any]:
-    """``selectors.rates`` output reduced to its counts (rates and CIs derive from them)."""
+    """``stats.rates.rates`` output reduced to its counts (rates and CIs derive from them)."""
     windows = {
         name: (v["events"], v["at_risk"], v["minor"], v["major"])
         for name, v in result["windows"].items()

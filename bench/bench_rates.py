@@ -5,7 +5,7 @@
 
 For the whole registry (the superuser) and filtered selections of a department
 member (five whole years; the same with dates inside months; five years of
-pathological fractures), and each unit, it times ``selectors.rates`` and the single
+pathological fractures), and each unit, it times ``stats.rates.rates`` and the single
 statement of ``baseline_sql`` in the same run on the same data, checks that
 both give the same numbers (a mismatch is printed and fails the run), counts
 the selector's queries, and measures the Python heap peak of one selector call
@@ -51,7 +51,7 @@ def measure(runs: int, units: list[str], scenarios: list[str]) -> dict[str, Any]
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from complications.selectors import rates
+    from complications.stats.rates import rates
 
     admin = User.objects.get(username=BENCH_ADMIN)
     member = User.objects.get(username=BENCH_MEMBER)

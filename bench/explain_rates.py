@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from complications.selectors import rates
+    from complications.stats.rates import rates
 
     user = User.objects.get(username=BENCH_ADMIN if args.scenario == "whole" else BENCH_MEMBER)
     filters = {} if args.scenario == "whole" else filtered_selection()

@@ -600,7 +600,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     analyzed = time.perf_counter() - start
     # The rows went in by COPY, past the services: compute the outcome summary
     # the rates read, set-based, as ``manage.py outcomes_rebuild`` does.
-    from complications.outcomes import outcomes_rebuild
+    from complications.outcomes.refresh import outcomes_rebuild
 
     start = time.perf_counter()
     summary_rows = outcomes_rebuild()

@@ -688,7 +688,8 @@ def verify_stats(base: str, token: str) -> list[str]:
     from django.core.cache import cache
     from django.core.serializers.json import DjangoJSONEncoder
 
-    from complications import selectors
+    from complications.stats.cohort import cohort
+    from complications.stats.rates import rates
 
     session = requests.Session()
     session.headers["Authorization"] = f"Token {token}"
@@ -700,9 +701,9 @@ def verify_stats(base: str, token: str) -> list[str]:
     cache.clear()  # Redis db 13: this run's own cache
     head = User.objects.get(username="head")
     fresh = {
-        unit: selectors.rates(user=head, unit=unit) for unit in ("fracture", "procedure", "patient")
+        unit: rates(user=head, unit=unit) for unit in ("fracture", "procedure", "patient")
     }
-    fresh["cohort"] = selectors.cohort(user=head)
+    fresh["cohort"] = cohort(user=head)
     problems = []
     for name, value in fresh.items():
         normal = json.loads(json.dumps(value, cls=DjangoJSONEncoder))

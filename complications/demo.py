@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from complications.models import QualityTarget
-from complications.outcomes import outcomes_deferred
+from complications.outcomes.refresh import outcomes_deferred
 from complications.services import complication_record
 from registry.demo import ensure_users
 from registry.models import Department, Fracture, Procedure

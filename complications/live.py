@@ -22,7 +22,9 @@ from typing import Any
 
 from django.core.cache import cache
 
-from complications import selectors
+from complications.stats.breakdown import breakdown
+from complications.stats.cohort import cohort
+from complications.stats.rates import rates
 from registry.scoping import visible_departments
 
 logger = logging.getLogger(__name__)
@@ -95,15 +97,15 @@ def _cached(
 
 
 def cached_rates(*, user, **filters: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """``selectors.rates`` through the cache."""
-    return _cached("rates", selectors.rates, user=user, **filters)
+    """``stats.rates.rates`` through the cache."""
+    return _cached("rates", rates, user=user, **filters)
 
 
 def cached_cohort(*, user, **filters: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """``selectors.cohort`` through the cache."""
-    return _cached("cohort", selectors.cohort, user=user, **filters)
+    """``stats.cohort.cohort`` through the cache."""
+    return _cached("cohort", cohort, user=user, **filters)
 
 
 def cached_breakdown(*, user, **filters: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """``selectors.breakdown`` through the cache."""
-    return _cached("breakdown", selectors.breakdown, user=user, **filters)
+    """``stats.breakdown.breakdown`` through the cache."""
+    return _cached("breakdown", breakdown, user=user, **filters)

@@ -472,7 +472,7 @@ class ProcedureOutcome(_SelectionColumns, _WindowEvidence):
     procedure even when it concerns only an unselected fracture).
 
     ``fractures_mask`` has one bit per (fracture type, site) pair that the
-    procedure treats (``outcomes.mask_bits``), so that "procedures with a
+    procedure treats (``outcomes.layout.mask_bits``), so that "procedures with a
     pathological sacrum fracture" is a bit test, not a join.
     """
 

@@ -21,9 +21,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from complications import selectors
 from complications.ctcae.cusum import bernoulli_cusum
 from complications.models import QualityAlert, QualityTarget, Window
+from complications.stats.cusum import cusum_series
 from registry import roles
 from registry.models import Department
 
@@ -61,7 +61,7 @@ def cusum_chart(
     }
     if target is None:
         return chart
-    outcomes = selectors.cusum_series(user=user, department=department, window=window)
+    outcomes = cusum_series(user=user, department=department, window=window)
     result = bernoulli_cusum(
         (row["major"] for row in outcomes),
         p0=target.target_rate,

@@ -14,7 +14,7 @@ from complications import grading_text
 from complications.ctcae import DELAYED, EARLY
 from complications.live import bump_stats_version
 from complications.models import ComplicationEvent
-from complications.outcomes import outcomes_months, outcomes_refresh
+from complications.outcomes.refresh import outcomes_months, outcomes_refresh
 from complications.services import complications_rederive, complications_rederive_for_procedure
 from registry import hooks
 from registry.models import Department, Patient, Procedure

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from complications import ctcae, grading_text
 from complications.live import bump_stats_version
 from complications.models import ComplicationEvent, CtcaeTerm, Outcome
-from complications.outcomes import outcomes_refresh
+from complications.outcomes.refresh import outcomes_refresh
 from registry.audit import change_reason
 from registry.models import Fracture, Procedure
 from registry.services import in_the_future, refuse_unknown_fields, resolve_fractures

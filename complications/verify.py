@@ -11,9 +11,9 @@ What is recomputed, and by what (the code the writes use, never a second copy):
   derivation now refuses (facts that no longer fit the term) is a difference too;
 - each procedure's ``started_on`` (its start's day in its department's time zone,
   which the statistics count by): by ``registry.models.local_date``;
-- the outcome summary: by ``outcomes.outcomes_unit_differences`` (the per-unit
+- the outcome summary: by ``outcomes.check.outcomes_unit_differences`` (the per-unit
   tables, one chunk of procedures at a time) and
-  ``outcomes.outcomes_month_differences`` (the rollups), the check of
+  ``outcomes.check.outcomes_month_differences`` (the rollups), the check of
   ``manage.py outcomes_rebuild --check``.
 
 Rows are read in chunks through server-side cursors, so memory stays flat at a
@@ -34,7 +34,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from complications.models import ComplicationEvent
-from complications.outcomes import outcomes_month_differences, outcomes_unit_differences
+from complications.outcomes.check import outcomes_month_differences, outcomes_unit_differences
 from complications.services import complication_derive
 from registry.models import Department, Procedure, local_date
 

@@ -21,6 +21,9 @@ from complications import live, selectors
 from complications.api.stats import EARLIEST, LATEST
 from complications.ctcae.rates import percent, wilson_interval
 from complications.models import Window
+from complications.stats.cohort import period
+from complications.stats.rates import most_frequent_major
+from complications.stats.selection import WINDOWS
 from registry.models import FractureType, Guidance, Site
 from registry.scoping import visible_departments
 from registry.views import safe_next
@@ -133,7 +136,7 @@ def _script_config(
         "version": version,
         "breakdown": breakdown,
         "labels": {
-            "windows": {w: str(Window(w).label) for w in selectors.WINDOWS},
+            "windows": {w: str(Window(w).label) for w in WINDOWS},
             "grade": str(_("Grade")),
             "percent": str(_("%")),
             "live": str(_("Live")),
@@ -158,7 +161,7 @@ def _window_cards(rates: dict[str, Any]) -> list[tuple[str, str, dict[str, Any],
             rates["windows"][w],
             [b * 100 for b in rates["windows"][w]["ci95"]],
         )
-        for w in selectors.WINDOWS
+        for w in WINDOWS
     ]
 
 
@@ -217,11 +220,11 @@ def report(request: HttpRequest) -> HttpResponse:
             unit=unit,
             unit_label=UNIT_LABELS[unit],
             cohort=live.cached_cohort(user=request.user, **filters),
-            period=selectors.period(user=request.user, **filters),
+            period=period(user=request.user, **filters),
             windows=windows,
             followed_24h={"n": followed, "of": everyone, "percent": percent(followed, everyone)},
-            top_major_delayed=selectors.most_frequent_major(rates, Window.DELAYED),
-            top_major_delayed_soc=selectors.most_frequent_major(rates, Window.DELAYED, by="by_soc"),
+            top_major_delayed=most_frequent_major(rates, Window.DELAYED),
+            top_major_delayed_soc=most_frequent_major(rates, Window.DELAYED, by="by_soc"),
         )
     return render(request, "complications/report.html", context)
 
@@ -335,7 +338,7 @@ def quality_targets(request: HttpRequest) -> HttpResponse:
         w: QualityTargetForm(
             request.POST if request.method == "POST" else None, prefix=w, initial=initial(w)
         )
-        for w in selectors.WINDOWS
+        for w in WINDOWS
     }
     if request.method == "POST" and all(f.is_valid() for f in forms_by_window.values()):
         with transaction.atomic():
@@ -362,7 +365,7 @@ def quality_targets(request: HttpRequest) -> HttpResponse:
         {
             "department": department,
             "departments": visible_departments(request.user),
-            "forms": [(w, str(Window(w).label), forms_by_window[w]) for w in selectors.WINDOWS],
+            "forms": [(w, str(Window(w).label), forms_by_window[w]) for w in WINDOWS],
         },
     )
 

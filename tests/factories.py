@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from complications.models import ComplicationEvent, CtcaeTerm
-from complications.outcomes import outcomes_refresh
+from complications.outcomes.refresh import outcomes_refresh
 from registry.models import Department, FollowUp, Fracture, Patient, Procedure
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 
 from complications import live
 from complications.models import Window
-from complications.selectors import UNITS
+from complications.stats.selection import UNITS
 from registry.models import FractureType, Guidance, Site
 from registry.scoping import visible_departments
 

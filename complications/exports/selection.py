@@ -2,7 +2,7 @@
 
 The filters are those of the statistics (department, date_from, date_to,
 fracture_type, site, guidance, operator) and select the same fractures, through
-the statistics' own selection (``complications.selectors``), so that an export
+the statistics' own selection (``complications.stats.selection``), so that an export
 always holds the cases behind the rates on the dashboard. A complication is
 exported when it concerns at least one selected fracture, and lists only the
 selected fractures it concerns (so every fracture id it names is a row of the
@@ -21,7 +21,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from complications.models import ComplicationEvent
-from complications.selectors import selected_fractures
+from complications.stats.selection import selected_fractures
 from registry.models import Fracture
 from registry.roles import EXPORT_IDENTIFIERS
 from registry.scoping import scope_to_user

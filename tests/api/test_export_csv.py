@@ -255,7 +255,7 @@ class TestFilters:
 def test_the_cases_table_agrees_with_the_rates_on_the_demo_cohort(head, department):
     """Counted from the export, the study's figures are the statistics' own."""
     from complications.demo import build_cohort
-    from complications.selectors import rates
+    from complications.stats.rates import rates
 
     build_cohort(department)
     rows = read(api_client_for(head).get(CASES))

@@ -65,7 +65,7 @@ def test_the_admin_shows_the_grading_error_and_saves_nothing(client, admin_user,
 
 
 def _summary_is_exact() -> bool:
-    from complications.outcomes import outcomes_differences
+    from complications.outcomes.check import outcomes_differences
 
     return not any(outcomes_differences().values())
 
@@ -95,7 +95,7 @@ def test_a_contact_moved_in_the_admin_moves_the_delayed_denominator(client, admi
 
 
 def test_a_complication_deleted_in_the_admin_leaves_the_rates(client, admin_user, proc):
-    from complications.selectors import rates
+    from complications.stats.rates import rates
 
     event = factories.complication(proc, window="early", grade=3)
     assert rates(user=admin_user)["windows"]["early"]["events"] == 1
@@ -109,7 +109,7 @@ def test_a_complication_deleted_in_the_admin_leaves_the_rates(client, admin_user
 
 
 def test_procedures_deleted_together_in_the_admin_leave_their_months(client, admin_user, proc):
-    from complications.selectors import rates
+    from complications.stats.rates import rates
 
     other = factories.procedure(
         factories.patient(proc.patient.department),

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from complications.demo import build_cohort
-from complications.selectors import cohort
+from complications.stats.cohort import cohort
 from registry.models import Department
 from tests import factories as f
 from tests.factories import PARIS

@@ -13,8 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from complications.outcomes import outcomes_differences
-from complications.selectors import breakdown, cohort, period, rates, selected_fractures
+from complications.outcomes.check import outcomes_differences
+from complications.stats.breakdown import breakdown
+from complications.stats.cohort import cohort, period
+from complications.stats.rates import rates
+from complications.stats.selection import selected_fractures
 from registry.models import Procedure
 from registry.selectors import patient_search, procedure_search
 from registry.services import (

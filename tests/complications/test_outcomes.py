@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 import pytest
 from django.core.management import CommandError, call_command
 
-from complications import outcomes
 from complications.models import ComplicationEvent, FractureOutcome, OutcomeMonth
-from complications.outcomes import mask_bits, outcomes_differences
-from complications.selectors import rates
+from complications.outcomes import refresh
+from complications.outcomes.check import outcomes_differences
+from complications.outcomes.layout import mask_bits
+from complications.stats.rates import rates
 from registry import services as registry_services
 from registry.models import FractureType, Site
 from tests import factories as f
@@ -106,7 +107,7 @@ def test_concurrent_writes_to_one_procedure_and_one_month_both_count(
     f.fracture(proc, site="acetabulum")
     neighbour = f.procedure(f.patient(department), started_at=start + timedelta(days=3))
     f.fracture(neighbour)
-    real_refresh = outcomes.outcomes_refresh
+    real_refresh = refresh.outcomes_refresh
 
     def slow_refresh(**kwargs):
         time.sleep(0.5)
@@ -152,7 +153,7 @@ def test_a_deferred_batch_refreshes_the_summary_once_at_its_end(department, admi
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as batch, outcomes.outcomes_deferred():
+    with CaptureQueriesContext(connection) as batch, refresh.outcomes_deferred():
         for day in (3, 10, 17):
             proc = f.procedure(
                 f.patient(department), started_at=datetime(2023, 4, day, 9, tzinfo=PARIS)
@@ -172,7 +173,7 @@ def test_a_deferred_batch_refreshes_the_summary_once_at_its_end(department, admi
 
 @pytest.mark.django_db
 def test_a_failed_deferred_batch_leaves_nothing_behind(department):
-    with pytest.raises(RuntimeError), outcomes.outcomes_deferred():
+    with pytest.raises(RuntimeError), refresh.outcomes_deferred():
         f.fracture(f.procedure(f.patient(department)))
         raise RuntimeError("the import stops half-way")
     assert FractureOutcome.objects.count() == 0

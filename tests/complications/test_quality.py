@@ -11,8 +11,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from complications import quality, selectors, tasks
+from complications import quality, tasks
 from complications.models import QualityAlert, QualityTarget
+from complications.stats.cusum import cusum_series
 from registry import roles
 from tests import factories as f
 from tests.conftest import PASSWORD, api_client_for
@@ -68,13 +69,13 @@ def test_the_series_is_the_early_denominator_in_procedure_order(head, department
     f.complication(minor, window="early", grade=2)
     unfollowed = f.procedure(f.patient(department), started_at=datetime(2024, 2, 1, tzinfo=PARIS))
     f.fracture(unfollowed)
-    series = selectors.cusum_series(user=head, department=department, window="early")
+    series = cusum_series(user=head, department=department, window="early")
     assert [(row["procedure"], row["major"]) for row in series] == [
         (minor.pk, False),
         (late.pk, True),
         (early.pk, False),
     ]
-    per_procedural = selectors.cusum_series(
+    per_procedural = cusum_series(
         user=head, department=department, window="per_procedural"
     )
     assert len(per_procedural) == 4 and not any(row["major"] for row in per_procedural)
@@ -83,10 +84,10 @@ def test_the_series_is_the_early_denominator_in_procedure_order(head, department
 def test_the_series_takes_one_query_however_many_fractures(head, department):
     cases(department, [1, 0, 0])
     with CaptureQueriesContext(connection) as few:
-        selectors.cusum_series(user=head, department=department, window="early")
+        cusum_series(user=head, department=department, window="early")
     cases(department, [1, 0, 1, 0, 0, 1, 0], start=datetime(2024, 6, 1, tzinfo=PARIS))
     with CaptureQueriesContext(connection) as many:
-        assert len(selectors.cusum_series(user=head, department=department, window="early")) == 10
+        assert len(cusum_series(user=head, department=department, window="early")) == 10
     assert len(few) == len(many) == 1
 
 

@@ -29,8 +29,8 @@ from django.urls import reverse
 
 from complications import verify
 from complications.models import ComplicationEvent
-from complications.outcomes import outcomes_differences
-from complications.selectors import rates
+from complications.outcomes.check import outcomes_differences
+from complications.stats.rates import rates
 from complications.tasks import regrade_all
 from registry.models import Department, FollowUp, Fracture, Procedure
 from tests.complications.test_rates_match_recomputation import (

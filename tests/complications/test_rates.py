@@ -13,8 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from complications.demo import build_cohort
-from complications.outcomes import outcomes_refresh
-from complications.selectors import most_frequent_major, rates
+from complications.outcomes.refresh import outcomes_refresh
+from complications.stats.rates import most_frequent_major, rates
 from registry.models import Department
 from tests import factories as f
 from tests.factories import PARIS

@@ -34,8 +34,8 @@ from django.core.exceptions import ValidationError
 from complications import services as complication_services
 from complications.ctcae.pigsf import MUSCULOSKELETAL_OTHER, PROCEDURAL_OTHER, event_of
 from complications.models import ComplicationEvent, CtcaeTerm
-from complications.outcomes import outcomes_differences
-from complications.selectors import rates
+from complications.outcomes.check import outcomes_differences
+from complications.stats.rates import rates
 from registry import services as registry_services
 from registry.models import Department, FollowUp, Fracture, Patient, Procedure
 

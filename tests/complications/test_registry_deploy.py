@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from complications.ctcae import load_curated_catalogue
 from complications.models import CtcaeTerm, FractureOutcome
-from complications.outcomes import outcomes_differences
+from complications.outcomes.check import outcomes_differences
 from tests import factories as f
 
 

@@ -12,8 +12,8 @@ import pytest
 from django.urls import reverse
 
 from complications.models import ComplicationEvent
-from complications.selectors import rates
 from complications.services import complication_record, complication_update
+from complications.stats.rates import rates
 from registry.models import FollowUp
 from registry.services import follow_up_create, follow_up_update, fracture_create
 from tests import factories

@@ -39,7 +39,9 @@ import hashlib, json
 from django.apps import apps
 from django.contrib.auth.models import User
 from django.db import connection
-from complications import selectors
+from complications.stats.cohort import cohort
+from complications.stats.rates import rates
+from complications.stats.selection import UNITS
 from complications.models import ComplicationEvent
 
 reader = User(username="backup-check", is_superuser=True)
@@ -48,8 +50,8 @@ with connection.cursor() as cursor:
     cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'history_immutable'")
     guards = cursor.fetchone()[0]
 print({MARK!r} + json.dumps({{
-    "rates": {{unit: selectors.rates(user=reader, unit=unit) for unit in selectors.UNITS}},
-    "cohort": selectors.cohort(user=reader),
+    "rates": {{unit: rates(user=reader, unit=unit) for unit in UNITS}},
+    "cohort": cohort(user=reader),
     "rows": {{m._meta.db_table: m._default_manager.count() for m in apps.get_models()}},
     "complications": hashlib.sha256(repr(list(graded)).encode()).hexdigest(),
     "guards": guards,

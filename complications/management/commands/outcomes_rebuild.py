@@ -5,7 +5,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from complications.live import bump_stats_version
-from complications.outcomes import outcomes_differences, outcomes_rebuild
+from complications.outcomes.check import outcomes_differences
+from complications.outcomes.refresh import outcomes_rebuild
 
 
 class Command(BaseCommand):

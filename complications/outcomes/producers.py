@@ -1,0 +1,261 @@
+"""The querysets that compute each per-unit summary table's rows from the clinical tables."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.db import models
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+
+from complications.counting import DAY
+from complications.models import (
+    ComplicationEvent,
+    FractureOutcome,
+    FractureTermOutcome,
+    ProcedureOutcome,
+    ProcedureTermOutcome,
+    Window,
+)
+from complications.outcomes.layout import pair_bit
+from complications.pigsf_lookups import pigsf_event_code
+from registry.models import FollowUp, Fracture, Procedure
+
+
+def _highest(path: str, window: str) -> Coalesce:
+    """The highest grade of the complications at ``path`` in the window; 0 for none."""
+    return Coalesce(Max(f"{path}grade", filter=Q(**{f"{path}window": window})), 0)
+
+
+def _grades(path: str) -> dict[str, Coalesce]:
+    return {f"grade_{window}": _highest(path, window) for window in Window.values}
+
+
+def _contacts(contacts: QuerySet[FollowUp], ended_at: str) -> dict[str, Exists]:
+    return {
+        "contact_after_end": Exists(contacts.filter(contact_at__gt=OuterRef(ended_at))),
+        "contact_beyond_24h": Exists(contacts.filter(contact_at__gt=OuterRef(ended_at) + DAY)),
+    }
+
+
+def _selection(procedure: str) -> dict[str, F]:
+    return {
+        "department_id": F(f"{procedure}patient__department_id"),
+        "started_at": F(f"{procedure}started_at"),
+        "started_on": F(f"{procedure}started_on"),
+        "guidance": F(f"{procedure}guidance"),
+        "operator": F(f"{procedure}operator"),
+    }
+
+
+def _fracture_rows(procedure_ids: list[int] | None) -> QuerySet[Any]:
+    rows = Fracture.objects.all()
+    if procedure_ids is not None:
+        rows = rows.filter(procedure_id__in=procedure_ids)
+    contacts = FollowUp.objects.filter(fractures=OuterRef("pk"))
+    return (
+        rows.values("pk")
+        .annotate(
+            **_selection("procedure__"),
+            **_contacts(contacts, "procedure__ended_at"),
+            **_grades("complications__"),
+            procedure_id_=F("procedure_id"),
+            patient_id=F("procedure__patient_id"),
+            type_=F("type"),
+            site_=F("site"),
+        )
+        .order_by()
+    )
+
+
+def _procedure_rows(procedure_ids: list[int] | None) -> QuerySet[Any]:
+    rows = Procedure.objects.all()
+    if procedure_ids is not None:
+        rows = rows.filter(pk__in=procedure_ids)
+    contacts = FollowUp.objects.filter(procedure=OuterRef("pk"))
+    # The mask comes from a subquery so that the complications' join does not
+    # multiply the fractures (a sum of distinct bits is their bitwise OR).
+    mask = (
+        Fracture.objects.filter(procedure=OuterRef("pk"))
+        .order_by()
+        .values("procedure")
+        .annotate(mask=Sum(pair_bit("type", "site"), distinct=True))
+        .values("mask")
+    )
+    return (
+        rows.annotate(fractures_mask=models.Subquery(mask, output_field=BigIntegerField()))
+        .filter(fractures_mask__gt=0)
+        .values("pk")
+        .annotate(
+            **_selection(""),
+            **_contacts(contacts, "ended_at"),
+            **_grades("complications__"),
+            patient_id_=F("patient_id"),
+            fractures_mask_=F("fractures_mask"),
+        )
+        .order_by()
+    )
+
+
+def _term(path: str, per_soc: bool) -> F | Value:
+    """The term of a per-term row; none on a per-SOC row (grouped by SOC only)."""
+    return Value(None, output_field=models.CharField()) if per_soc else F(path)
+
+
+def _pigsf_event(path: str, per_soc: bool) -> Case | Value:
+    """The screw-fixation event of a per-term row (part of its term: each event
+    counts as a term of its own); none on a per-SOC row."""
+    return Value("", output_field=models.CharField()) if per_soc else pigsf_event_code(path)
+
+
+def _fracture_term_rows(procedure_ids: list[int] | None, *, per_soc: bool) -> QuerySet[Any]:
+    links = ComplicationEvent.fractures.through.objects.all()
+    if procedure_ids is not None:
+        links = links.filter(fracture__procedure_id__in=procedure_ids)
+    return (
+        links.values("fracture_id")
+        .annotate(
+            **_selection("fracture__procedure__"),
+            window=F("complicationevent__window"),
+            term_id=_term("complicationevent__term_id", per_soc),
+            pigsf_event=_pigsf_event("complicationevent__", per_soc),
+            soc=F("complicationevent__term__soc"),
+            grade=Max("complicationevent__grade"),
+            procedure_id=F("fracture__procedure_id"),
+            type=F("fracture__type"),
+            site=F("fracture__site"),
+        )
+        .order_by()
+    )
+
+
+def _procedure_term_rows(procedure_ids: list[int] | None, *, per_soc: bool) -> QuerySet[Any]:
+    events = ComplicationEvent.objects.all()
+    if procedure_ids is not None:
+        events = events.filter(procedure_id__in=procedure_ids)
+    return (
+        events.values("procedure_id")
+        .annotate(
+            **_selection("procedure__"),
+            window_=F("window"),
+            term_id_=_term("term_id", per_soc),
+            pigsf_event_=_pigsf_event("", per_soc),
+            soc=F("term__soc"),
+            grade_=Max("grade"),
+            patient_id=F("procedure__patient_id"),
+            fractures_mask=F("procedure__outcome__fractures_mask"),
+        )
+        # Only procedures with a fracture are in a selection (and have a mask).
+        .filter(fractures_mask__isnull=False)
+        .order_by()
+    )
+
+
+# Each table, the querysets that compute its rows, and their output names for
+# the table's columns.
+_FRACTURE_TERM_COLUMNS = [
+    ("fracture_id", "fracture_id"),
+    ("department_id", "department_id"),
+    ("started_at", "started_at"),
+    ("started_on", "started_on"),
+    ("guidance", "guidance"),
+    ("operator", "operator"),
+    ("window", "window"),
+    ("term_id", "term_id"),
+    ("pigsf_event", "pigsf_event"),
+    ("soc", "soc"),
+    ("grade", "grade"),
+    ("procedure_id", "procedure_id"),
+    ("type", "type"),
+    ("site", "site"),
+]
+_PROCEDURE_TERM_COLUMNS = [
+    ("procedure_id", "procedure_id"),
+    ("department_id", "department_id"),
+    ("started_at", "started_at"),
+    ("started_on", "started_on"),
+    ("guidance", "guidance"),
+    ("operator", "operator"),
+    ("window", "window_"),
+    ("term_id", "term_id_"),
+    ("pigsf_event", "pigsf_event_"),
+    ("soc", "soc"),
+    ("grade", "grade_"),
+    ("patient_id", "patient_id"),
+    ("fractures_mask", "fractures_mask"),
+]
+UNIT_TABLES: list[tuple[type[models.Model], list[tuple[Any, list[tuple[str, str]]]]]] = [
+    (
+        FractureOutcome,
+        [
+            (
+                _fracture_rows,
+                [
+                    ("fracture_id", "pk"),
+                    ("department_id", "department_id"),
+                    ("started_at", "started_at"),
+                    ("started_on", "started_on"),
+                    ("guidance", "guidance"),
+                    ("operator", "operator"),
+                    ("contact_after_end", "contact_after_end"),
+                    ("contact_beyond_24h", "contact_beyond_24h"),
+                    *[(f"grade_{w}", f"grade_{w}") for w in Window.values],
+                    ("procedure_id", "procedure_id_"),
+                    ("patient_id", "patient_id"),
+                    ("type", "type_"),
+                    ("site", "site_"),
+                ],
+            )
+        ],
+    ),
+    (
+        ProcedureOutcome,
+        [
+            (
+                _procedure_rows,
+                [
+                    ("procedure_id", "pk"),
+                    ("department_id", "department_id"),
+                    ("started_at", "started_at"),
+                    ("started_on", "started_on"),
+                    ("guidance", "guidance"),
+                    ("operator", "operator"),
+                    ("contact_after_end", "contact_after_end"),
+                    ("contact_beyond_24h", "contact_beyond_24h"),
+                    *[(f"grade_{w}", f"grade_{w}") for w in Window.values],
+                    ("patient_id", "patient_id_"),
+                    ("fractures_mask", "fractures_mask_"),
+                ],
+            )
+        ],
+    ),
+    (
+        FractureTermOutcome,
+        [
+            (partial(_fracture_term_rows, per_soc=False), _FRACTURE_TERM_COLUMNS),
+            (partial(_fracture_term_rows, per_soc=True), _FRACTURE_TERM_COLUMNS),
+        ],
+    ),
+    (
+        ProcedureTermOutcome,
+        [
+            (partial(_procedure_term_rows, per_soc=False), _PROCEDURE_TERM_COLUMNS),
+            (partial(_procedure_term_rows, per_soc=True), _PROCEDURE_TERM_COLUMNS),
+        ],
+    ),
+]
+
+
+# --- the monthly rollup ------------------------------------------------------------
