@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from complications import grading_text
+from complications.counting import contact_evidence
 from complications.ctcae import DELAYED, EARLY
 from complications.live import bump_stats_version
 from complications.models import ComplicationEvent
 from complications.outcomes.refresh import outcomes_months, outcomes_refresh
 from complications.services import complications_rederive, complications_rederive_for_procedure
 from registry import hooks
-from registry.models import Department, Patient, Procedure
+from registry.models import Department, FollowUp, Patient, Procedure
 
 
 def _patient_grading_changed(*, patient: Patient, field: str) -> None:
@@ -49,12 +50,17 @@ def _case_complications(*, procedure: Procedure) -> list[Any]:
     return events
 
 
-def _follow_up_evidence() -> tuple[Exists, Exists]:
+def _follow_up_evidence() -> tuple[Q, Q]:
+    contacts = contact_evidence(
+        FollowUp.objects.filter(fractures=OuterRef("pk")), OuterRef("procedure__ended_at")
+    )
     # An onset in a window is itself evidence of follow-up up to that window.
     events = ComplicationEvent.fractures.through.objects.filter(fracture_id=OuterRef("pk"))
     return (
-        Exists(events.filter(complicationevent__window__in=[EARLY, DELAYED])),
-        Exists(events.filter(complicationevent__window=DELAYED)),
+        Q(contacts["contact_after_end"])
+        | Q(Exists(events.filter(complicationevent__window__in=[EARLY, DELAYED]))),
+        Q(contacts["contact_beyond_24h"])
+        | Q(Exists(events.filter(complicationevent__window=DELAYED))),
     )
 
 

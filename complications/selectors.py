@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import F, OuterRef, Q
 from django.utils import timezone
 
-from complications.counting import DAY
+from complications.counting import DAY, contact_evidence
 from complications.models import ComplicationEvent, Window
 from registry.models import Department, FollowUp, Fracture, Procedure
 from registry.scoping import scope_to_user
@@ -63,13 +63,10 @@ def data_quality(  # type: ignore[no-untyped-def]
     )
     unfollowed = (
         scoped(ComplicationEvent)
-        .annotate(
-            covered_early=Exists(covering.filter(contact_at__gt=F("procedure__ended_at"))),
-            covered_delayed=Exists(covering.filter(contact_at__gt=F("procedure__ended_at") + DAY)),
-        )
+        .annotate(**contact_evidence(covering, F("procedure__ended_at")))
         .filter(
-            Q(window=Window.EARLY, covered_early=False)
-            | Q(window=Window.DELAYED, covered_delayed=False)
+            Q(window=Window.EARLY, contact_after_end=False)
+            | Q(window=Window.DELAYED, contact_beyond_24h=False)
         )
         .order_by("procedure__started_at", "id")
         .values(*complication_fields)
@@ -86,12 +83,7 @@ def data_quality(  # type: ignore[no-untyped-def]
     contacts = FollowUp.objects.filter(fractures=OuterRef("pk"))
     fractures = (
         scoped(Fracture)
-        .annotate(
-            contact_after_end=Exists(contacts.filter(contact_at__gt=F("procedure__ended_at"))),
-            contact_beyond_24h=Exists(
-                contacts.filter(contact_at__gt=F("procedure__ended_at") + DAY)
-            ),
-        )
+        .annotate(**contact_evidence(contacts, F("procedure__ended_at")))
         .order_by("procedure__ended_at", "id")
     )
     no_contact = fractures.filter(contact_after_end=False, procedure__ended_at__lt=now - DAY)

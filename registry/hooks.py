@@ -20,7 +20,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Exists, QuerySet
+from django.db.models import Q, QuerySet
 
 if TYPE_CHECKING:
     from registry.models import Department, Patient, Procedure
@@ -117,7 +117,8 @@ def case_complications(*, procedure: Procedure) -> list[Any]:
 
 
 @hook
-def follow_up_evidence() -> tuple[Exists, Exists]:
-    """Whether a fracture (``OuterRef("pk")``) has a complication that shows it was seen
-    after the end of its procedure, and beyond 24 hours (docs/domain.md section 4)."""
+def follow_up_evidence() -> tuple[Q, Q]:
+    """Whether a fracture (``OuterRef("pk")``) was seen after the end of its procedure, and
+    beyond 24 hours: a contact covering it, or a complication whose window shows it
+    (docs/domain.md section 4; the rule is complications' counting rule)."""
     raise NotImplementedError

@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from registry import hooks
-from registry.models import Department, FollowUp, Fracture, Patient, Procedure
+from registry.models import Department, Fracture, Patient, Procedure
 from registry.scoping import scope_to_user
 
 
@@ -129,20 +129,7 @@ def _worklist_queryset(fractures: QuerySet[Fracture], now: datetime) -> QuerySet
     A complication with onset in a window is itself evidence of follow-up up to that window
     (docs/domain.md section 4), so an early or delayed complication concerning the fracture counts.
     """
-    contacts = FollowUp.fractures.through.objects.filter(fracture_id=OuterRef("pk"))
-    event_after_end, event_beyond_24h = hooks.follow_up_evidence()
-    after_end = (
-        Exists(contacts.filter(followup__contact_at__gt=OuterRef("procedure__ended_at")))
-        | event_after_end
-    )
-    beyond_24h = (
-        Exists(
-            contacts.filter(
-                followup__contact_at__gte=OuterRef("procedure__ended_at") + CHECK_24H_DUE
-            )
-        )
-        | event_beyond_24h
-    )
+    after_end, beyond_24h = hooks.follow_up_evidence()
     return (
         fractures.annotate(seen_after_end=after_end, seen_beyond_24h=beyond_24h)
         .filter(

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from complications import grading_text, services
 from complications.api import serializers
-from complications.ctcae import MAJOR_GRADE
+from complications.counting import is_major
 from complications.ctcae.pigsf import PIGSF_EVENTS
 from complications.models import ComplicationEvent, CtcaeTerm, Outcome, Window
 from complications.pigsf_lookups import pigsf_event_condition
@@ -69,7 +69,7 @@ class ComplicationFilter(filters.FilterSet):
         return queryset.filter(pigsf_event_condition(event))
 
     def filter_severity(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-        major = Q(grade__gte=MAJOR_GRADE)
+        major = is_major()
         return queryset.filter(major if value == "major" else ~major)
 
     @staticmethod

@@ -55,7 +55,7 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.procedure import Procedure as FhirProcedure
 from fhir.resources.R4B.resource import Resource
 
-from complications.ctcae import MAJOR_GRADE
+from complications.ctcae import severity_for
 from complications.exports.base import Exporter, Tick, register
 from complications.exports.selection import Selection
 from complications.exports.tables import Row, case_row, case_values, complication_rows
@@ -201,7 +201,7 @@ def _condition(case: Row, ids: _FhirIds) -> Condition:
 
 def _adverse_event(event: Row, ids: _FhirIds) -> AdverseEvent:
     grade = event["grade"]
-    major = grade >= MAJOR_GRADE
+    major = severity_for(grade) == "major"
     values: dict[str, Any] = {
         "id": ids.id("AdverseEvent", event["complication_id"]),
         "actuality": "actual",

@@ -80,7 +80,12 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections, transaction
 from django.db.models import QuerySet
 
-from complications.ctcae import MAJOR_GRADE
+from complications.counting import (
+    sql_contact_after_end,
+    sql_contact_beyond_24h,
+    sql_highest_grade,
+    sql_severity,
+)
 from complications.ctcae.pigsf import PIGSF_EVENTS, specify_forms
 from complications.exports.base import register
 from complications.exports.csv import CsvExporter, csv_cell, header
@@ -261,7 +266,7 @@ def _cases_query(selection: Selection, using: str) -> tuple[str, tuple[Any, ...]
         cells[f"{window}_complication"] = _bool(f"ev.g{i} IS NOT NULL")
         cells[f"{window}_max_grade"] = _int(f"ev.g{i}")
     highest = ", ".join(
-        f"max(e.grade) FILTER (WHERE e.\"window\" = '{window}') AS g{i}"
+        sql_highest_grade("e.grade", 'e."window"', window) + f" AS g{i}"
         for i, window in enumerate(WINDOWS)
     )
     where = f"WHERE f.id IN ({selected_sql})" if _restricted(fractures) else ""
@@ -276,8 +281,8 @@ def _cases_query(selection: Selection, using: str) -> tuple[str, tuple[Any, ...]
             GROUP BY cf.fracture_id
         ), fu AS MATERIALIZED (
             SELECT ff.fracture_id,
-                   bool_or(c.contact_at > cp.ended_at) AS after_end,
-                   bool_or(c.contact_at > cp.ended_at + interval '24 hours') AS beyond_24h
+                   bool_or({sql_contact_after_end("c.contact_at", "cp.ended_at")}) AS after_end,
+                   bool_or({sql_contact_beyond_24h("c.contact_at", "cp.ended_at")}) AS beyond_24h
             FROM registry_followup_fractures ff
             JOIN registry_followup c ON c.id = ff.followup_id
             JOIN registry_procedure cp ON cp.id = c.procedure_id
@@ -335,7 +340,7 @@ def _complications_query(selection: Selection, using: str) -> tuple[str, tuple[A
         "auto_grade": _int("e.auto_grade"),
         "grade_override": _int("e.grade_override"),
         "grade": _int("e.grade"),
-        "severity": f"CASE WHEN e.grade >= {MAJOR_GRADE} THEN 'major' ELSE 'minor' END",
+        "severity": sql_severity("e.grade"),
         "grade_rationale": _text("e.grade_rationale"),
         "outcome": _text("e.outcome"),
         "relatedness": _text("e.relatedness"),

@@ -35,9 +35,10 @@ from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Exists, F, IntegerField, OuterRef, Subquery
+from django.db.models import F, OuterRef
 
-from complications.ctcae import EARLY_PERIOD, severity_for
+from complications.counting import contact_evidence, highest_grade_of
+from complications.ctcae import severity_for
 from complications.ctcae.pigsf import event_of
 from complications.exports.selection import Selection
 from complications.models import ComplicationEvent, ExportJob, Window
@@ -45,7 +46,6 @@ from registry.models import FollowUp
 
 CHUNK = 2000
 WINDOWS: tuple[str, ...] = tuple(Window.values)  # per_procedural, early, delayed
-DAY = EARLY_PERIOD  # the early window's limit (docs/domain.md section 2)
 
 Cell = str | int | float | bool | None
 Row = dict[str, Any]
@@ -145,17 +145,10 @@ def case_values(selection: Selection, *order_by: str) -> Iterator[dict[str, Any]
     """
     events = ComplicationEvent.objects.filter(fractures=OuterRef("pk"))
     contacts = FollowUp.objects.filter(fractures=OuterRef("pk"))
-    highest = {
-        f"max_{window}": Subquery(
-            events.filter(window=window).order_by("-grade").values("grade")[:1],
-            output_field=IntegerField(),
-        )
-        for window in WINDOWS
-    }
+    highest = {f"max_{window}": highest_grade_of(events, window) for window in WINDOWS}
     fractures = selection.fractures().annotate(
         **highest,
-        contact_after_end=Exists(contacts.filter(contact_at__gt=F("procedure__ended_at"))),
-        contact_beyond_24h=Exists(contacts.filter(contact_at__gt=F("procedure__ended_at") + DAY)),
+        **contact_evidence(contacts, F("procedure__ended_at")),
     )
     return fractures.values(*_CASE_VALUES).order_by(*order_by).iterator(chunk_size=CHUNK)
 

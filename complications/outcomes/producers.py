@@ -13,14 +13,13 @@ from django.db.models import (
     F,
     Max,
     OuterRef,
-    Q,
     QuerySet,
     Sum,
     Value,
 )
 from django.db.models.functions import Coalesce
 
-from complications.counting import DAY
+from complications.counting import contact_evidence, highest_grade
 from complications.models import (
     ComplicationEvent,
     FractureOutcome,
@@ -34,20 +33,12 @@ from complications.pigsf_lookups import pigsf_event_code
 from registry.models import FollowUp, Fracture, Procedure
 
 
-def _highest(path: str, window: str) -> Coalesce:
-    """The highest grade of the complications at ``path`` in the window; 0 for none."""
-    return Coalesce(Max(f"{path}grade", filter=Q(**{f"{path}window": window})), 0)
-
-
 def _grades(path: str) -> dict[str, Coalesce]:
-    return {f"grade_{window}": _highest(path, window) for window in Window.values}
+    return {f"grade_{window}": highest_grade(path, window) for window in Window.values}
 
 
 def _contacts(contacts: QuerySet[FollowUp], ended_at: str) -> dict[str, Exists]:
-    return {
-        "contact_after_end": Exists(contacts.filter(contact_at__gt=OuterRef(ended_at))),
-        "contact_beyond_24h": Exists(contacts.filter(contact_at__gt=OuterRef(ended_at) + DAY)),
-    }
+    return contact_evidence(contacts, OuterRef(ended_at))
 
 
 def _selection(procedure: str) -> dict[str, F]:

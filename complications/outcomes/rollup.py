@@ -10,8 +10,8 @@ from django.db import models
 from django.db.models import Count, Q, QuerySet, Sum, Value
 from django.db.models.functions import TruncMonth, TruncYear
 
-from complications.counting import AT_RISK
-from complications.ctcae import GRADES, MAJOR_GRADE
+from complications.counting import AT_RISK, is_major
+from complications.ctcae import GRADES
 from complications.models import (
     FractureOutcome,
     FractureTermOutcome,
@@ -86,7 +86,7 @@ def _term_month_rows(
             unit_=Value(unit),
             period_=Value(MONTH),
             events=Count("pk"),
-            major=Count("pk", filter=Q(grade__gte=MAJOR_GRADE)),
+            major=Count("pk", filter=is_major()),
         )
         .order_by()
     )

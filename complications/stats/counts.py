@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Count, Q, Sum
 
-from complications.counting import AT_RISK
+from complications.counting import AT_RISK, is_major
 from complications.ctcae import GRADES, MAJOR_GRADE
 from complications.ctcae.rates import rate_summary
 from complications.models import Window
@@ -33,7 +33,7 @@ def window_counts(units: Units, *, with_grades: bool = False) -> dict[str, Count
         grade = f"grade_{window}"
         aggregates[f"{window}__at_risk"] = count(AT_RISK[window])
         aggregates[f"{window}__events"] = count(Q(**{f"{grade}__gt": 0}))
-        aggregates[f"{window}__major"] = count(Q(**{f"{grade}__gte": MAJOR_GRADE}))
+        aggregates[f"{window}__major"] = count(is_major(grade))
         if with_grades:
             for k in GRADES:
                 aggregates[f"{window}__grade_{k}_up"] = count(Q(**{f"{grade}__gte": k}))

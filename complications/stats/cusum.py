@@ -6,8 +6,7 @@ from typing import Any
 
 from django.db.models import Case, IntegerField, Q, Value, When
 
-from complications.counting import AT_RISK
-from complications.ctcae import MAJOR_GRADE
+from complications.counting import AT_RISK, is_major
 from complications.models import FractureOutcome
 from complications.stats.selection import WINDOWS, summary_rows
 from registry.models import Department
@@ -34,7 +33,7 @@ def cusum_series(  # type: ignore[no-untyped-def]
         .filter(AT_RISK[window] or Q())
         .annotate(
             major=Case(
-                When(**{f"grade_{window}__gte": MAJOR_GRADE}, then=Value(1)),
+                When(is_major(f"grade_{window}"), then=Value(1)),
                 default=Value(0),
                 output_field=IntegerField(),
             )

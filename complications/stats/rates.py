@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, Unpack
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 
-from complications.ctcae import MAJOR_GRADE
+from complications.counting import is_major
 from complications.ctcae.pigsf import PIGSF_EVENTS
 from complications.ctcae.rates import percent
 from complications.models import CtcaeTerm
@@ -45,9 +45,7 @@ def _breakdown_by(units: Units, split: Split | None, key: str) -> list[dict[str,
         where.term_rows,
         {
             "events": Count(where.term_key, distinct=where.distinct),
-            "major": Count(
-                where.term_key, distinct=where.distinct, filter=Q(grade__gte=MAJOR_GRADE)
-            ),
+            "major": Count(where.term_key, distinct=where.distinct, filter=is_major()),
         },
     )
     if split is not None:
