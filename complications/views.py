@@ -18,12 +18,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from complications import live, selectors
-from complications.api.stats import EARLIEST, LATEST
 from complications.ctcae.rates import percent, wilson_interval
 from complications.models import Window
 from complications.stats.cohort import period
 from complications.stats.rates import most_frequent_major
-from complications.stats.selection import WINDOWS
+from complications.stats.selection import WINDOWS, selection_errors, selection_from
 from registry.models import FractureType, Guidance, Site
 from registry.scoping import visible_departments
 from registry.views import safe_next
@@ -76,24 +75,14 @@ class StatsFilterForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        for name in ("date_from", "date_to"):
-            value = cleaned.get(name)
-            if value is not None and not EARLIEST <= value <= LATEST:
-                self.add_error(name, _("Enter a date between %(start)s and %(end)s.") % {
-                    "start": EARLIEST, "end": LATEST,
-                })  # fmt: skip
-        start, end = cleaned.get("date_from"), cleaned.get("date_to")
-        if start and end and start > end:
-            self.add_error("date_to", _("date_to is before date_from."))
+        for name, errors in selection_errors(cleaned).items():
+            for message in errors:
+                self.add_error(name, message)
         return cleaned
 
     def filters(self) -> dict[str, Any]:
         """The selector keyword arguments: only the filters actually set."""
-        return {
-            name: value
-            for name, value in self.cleaned_data.items()
-            if value not in (None, "") and name != "unit"
-        }
+        return dict(selection_from(self.cleaned_data))
 
     def selected_unit(self) -> str:
         return self.cleaned_data.get("unit") or "fracture"

@@ -33,8 +33,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from complications import exports
-from complications.api.stats import CohortQuerySerializer
+from complications.api.stats import CohortQuerySerializer, query_filters
 from complications.models import ExportJob
+from complications.stats.selection import department_visible
 from registry.api.schema import RegistryAutoSchema
 from registry.scoping import visible_departments
 
@@ -64,16 +65,7 @@ class ExportView(APIView):
 
 
 def _selection(request: Request) -> exports.Selection:
-    query = CohortQuerySerializer(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    filters = dict(query.validated_data)
-    department = filters.get("department")
-    if (
-        department is not None
-        and not visible_departments(request.user).filter(pk=department).exists()
-    ):
-        raise NotFound(_("No such department."))
-    return exports.Selection.for_user(request.user, filters)
+    return exports.Selection.for_user(request.user, query_filters(request))
 
 
 def _attachment(response: StreamingHttpResponse, filename: str) -> StreamingHttpResponse:
@@ -163,7 +155,7 @@ class FhirBundleView(_StreamView):
 
 class ExportFiltersSerializer(CohortQuerySerializer):
     def validate_department(self, value: int) -> int:
-        if not visible_departments(self.context["request"].user).filter(pk=value).exists():
+        if not department_visible(self.context["request"].user, value):
             raise serializers.ValidationError(_("No such department."))
         return value
 

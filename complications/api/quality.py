@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from complications.api.stats import MAX_ID
 from complications.models import QualityTarget, Window
 from complications.quality import cusum_chart
+from registry.api.fields import MAX_ID
 from registry.scoping import visible_departments
 
 

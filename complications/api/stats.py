@@ -8,7 +8,6 @@ The response serializers only describe the shapes for the OpenAPI schema.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from django.utils.cache import add_never_cache_headers
@@ -22,15 +21,9 @@ from rest_framework.views import APIView
 
 from complications import live
 from complications.models import Window
-from complications.stats.selection import UNITS
+from complications.stats.selection import UNITS, department_visible, selection_errors
+from registry.api.fields import MAX_ID
 from registry.models import FractureType, Guidance, Site
-from registry.scoping import visible_departments
-
-# Bounds keep the local-midnight arithmetic and the database drivers far from
-# the edges of Python's datetime range.
-EARLIEST = date(1900, 1, 1)
-LATEST = date(2999, 12, 31)
-MAX_ID = 2**63 - 1
 
 
 class CohortQuerySerializer(serializers.Serializer):
@@ -63,23 +56,9 @@ class CohortQuerySerializer(serializers.Serializer):
         help_text=_("Part of the operator(s) field, case-insensitive."),
     )
 
-    def _validate_date(self, value: date) -> date:
-        if not EARLIEST <= value <= LATEST:
-            raise serializers.ValidationError(
-                _("Enter a date between %(start)s and %(end)s.")
-                % {"start": EARLIEST, "end": LATEST}
-            )
-        return value
-
-    def validate_date_from(self, value: date) -> date:
-        return self._validate_date(value)
-
-    def validate_date_to(self, value: date) -> date:
-        return self._validate_date(value)
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "date_from" in attrs and "date_to" in attrs and attrs["date_from"] > attrs["date_to"]:
-            raise serializers.ValidationError({"date_to": [_("date_to is before date_from.")]})
+        if errors := selection_errors(attrs):
+            raise serializers.ValidationError(errors)
         return attrs
 
 
@@ -239,15 +218,15 @@ def _responses(serializer: type[serializers.Serializer]) -> dict[int, Any]:
     }
 
 
-def _filters(request: Request, serializer_class: type[CohortQuerySerializer]) -> dict[str, Any]:
+def query_filters(
+    request: Request, serializer_class: type[CohortQuerySerializer] = CohortQuerySerializer
+) -> dict[str, Any]:
+    """The validated selection of a statistics or export request's query string; 404
+    for a department that is not the user's."""
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     filters = dict(serializer.validated_data)
-    department = filters.get("department")
-    if (
-        department is not None
-        and not visible_departments(request.user).filter(pk=department).exists()
-    ):
+    if not department_visible(request.user, filters.get("department")):
         raise NotFound(_("No such department."))
     return filters
 
@@ -267,7 +246,7 @@ class RatesView(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(
-            live.cached_rates(user=request.user, **_filters(request, RatesQuerySerializer))
+            live.cached_rates(user=request.user, **query_filters(request, RatesQuerySerializer))
         )
 
 
@@ -280,9 +259,7 @@ class CohortView(APIView):
         tags=["statistics"],
     )
     def get(self, request: Request) -> Response:
-        return Response(
-            live.cached_cohort(user=request.user, **_filters(request, CohortQuerySerializer))
-        )
+        return Response(live.cached_cohort(user=request.user, **query_filters(request)))
 
 
 class BreakdownView(APIView):
@@ -295,7 +272,7 @@ class BreakdownView(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(
-            live.cached_breakdown(user=request.user, **_filters(request, RatesQuerySerializer))
+            live.cached_breakdown(user=request.user, **query_filters(request, RatesQuerySerializer))
         )
 
 

@@ -21,22 +21,17 @@ from typing import Any
 from django.db.models import QuerySet
 
 from complications.models import ComplicationEvent
-from complications.stats.selection import selected_fractures
+from complications.stats.selection import (
+    DATE_FILTERS,
+    FILTER_NAMES,
+    selected_fractures,
+    selection_from,
+)
 from registry.models import Fracture
 from registry.roles import EXPORT_IDENTIFIERS
 from registry.scoping import scope_to_user
 
 EXPORT_DATA = "registry.export_data"
-FILTER_NAMES = (
-    "department",
-    "date_from",
-    "date_to",
-    "fracture_type",
-    "site",
-    "guidance",
-    "operator",
-)
-DATE_FILTERS = ("date_from", "date_to")
 
 
 @dataclass(frozen=True)
@@ -58,7 +53,7 @@ class Selection:
     ) -> Selection:
         return cls(
             user=user,
-            filters={k: v for k, v in (filters or {}).items() if v not in (None, "")},
+            filters=selection_from(filters or {}),
             departments=tuple(departments) if departments is not None else None,
             identifiers=user.has_perm(EXPORT_IDENTIFIERS),
         )
@@ -85,8 +80,7 @@ def filters_to_json(filters: Mapping[str, Any]) -> dict[str, Any]:
     """Validated filters as stored on a job (dates as ISO strings; unset ones dropped)."""
     return {
         name: value.isoformat() if isinstance(value, date) else value
-        for name, value in filters.items()
-        if name in FILTER_NAMES and value not in (None, "")
+        for name, value in selection_from(filters).items()
     }
 
 

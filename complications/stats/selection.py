@@ -1,12 +1,22 @@
-"""The selection: the filters every statistic takes, and the summary rows they select."""
+"""The selection: the filters every statistic takes, their rules, and the rows they select.
+
+One spec for every entry point: the statistics API (``api/stats.py``), the
+dashboard pages (``views.StatsFilterForm``), the exports (``exports.Selection``,
+a job's stored filters) and the summary reads all take the filter names
+(``FILTER_NAMES``), the rules beyond each field's type (``selection_errors``),
+the department check (``department_visible``) and the set filters
+(``selection_from``) from here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal, TypedDict, Unpack
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from complications.models import (
     FractureOutcome,
@@ -16,8 +26,9 @@ from complications.models import (
     Window,
 )
 from complications.outcomes.layout import mask_bits
+from registry.api.fields import EARLIEST_YEAR, LATEST_YEAR
 from registry.models import Department, Fracture, Procedure
-from registry.scoping import scope_to_user
+from registry.scoping import scope_to_user, visible_departments
 
 Unit = Literal["fracture", "procedure", "patient"]
 UNITS: tuple[str, ...] = ("fracture", "procedure", "patient")
@@ -34,6 +45,73 @@ class Selection(TypedDict, total=False):
     site: str | None
     guidance: str | None
     operator: str | None
+
+
+FILTER_NAMES: tuple[str, ...] = tuple(Selection.__annotations__)
+DATE_FILTERS = ("date_from", "date_to")
+# Far from the edges of Python's datetime range (registry.api.fields): the local-midnight
+# arithmetic and the database drivers never overflow.
+EARLIEST = date(EARLIEST_YEAR, 1, 1)
+LATEST = date(LATEST_YEAR, 12, 31)
+
+
+def selection_from(values: Mapping[str, Any]) -> Selection:
+    """The filters actually set among ``values`` (other keys, None and "" dropped)."""
+    return {  # type: ignore[return-value]
+        name: value
+        for name, value in values.items()
+        if name in FILTER_NAMES and value not in (None, "")
+    }
+
+
+def selection_errors(values: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The rules of a selection beyond each filter's own type, as ``{filter: [message]}``:
+    dates between ``EARLIEST`` and ``LATEST``, and ``date_from`` not after ``date_to``."""
+    errors: dict[str, list[str]] = {}
+    for name in DATE_FILTERS:
+        value = values.get(name)
+        if value is not None and not EARLIEST <= value <= LATEST:
+            errors[name] = [
+                _("Enter a date between %(start)s and %(end)s.")
+                % {"start": EARLIEST, "end": LATEST}
+            ]
+    start, end = values.get("date_from"), values.get("date_to")
+    if not errors and start is not None and end is not None and start > end:
+        errors["date_to"] = [_("date_to is before date_from.")]
+    return errors
+
+
+# Each filter's lookup on a fracture, and on a summary row (which copies its procedure's
+# and fracture's columns); the fracture filters on a procedure's summary row test its
+# (type, site) bits instead (``summary_rows``).
+FRACTURE, SUMMARY = 0, 1
+_LOOKUPS: dict[str, tuple[str, str]] = {
+    "department": ("procedure__patient__department", "department"),
+    "date_from": ("procedure__started_on__gte", "started_on__gte"),
+    "date_to": ("procedure__started_on__lte", "started_on__lte"),
+    "guidance": ("procedure__guidance", "guidance"),
+    "operator": ("procedure__operator__icontains", "operator__icontains"),
+    "fracture_type": ("type", "type"),
+    "site": ("site", "site"),
+}
+_FRACTURE_FILTERS = ("fracture_type", "site")
+
+
+def _conditions(filters: Mapping[str, Any], table: int, *, with_fracture_filters: bool = True) -> Q:
+    """The filters that are set, as one condition on fractures or on summary rows.
+    ``operator`` matches case-insensitively within the free-text operator(s) field."""
+    condition = Q()
+    for name, value in selection_from(filters).items():
+        if name in _FRACTURE_FILTERS and not with_fracture_filters:
+            continue
+        value = value.strip() if name == "operator" else value
+        condition &= Q(**{_LOOKUPS[name][table]: value})
+    return condition
+
+
+def department_visible(user: Any, department: Department | int | None) -> bool:
+    """Whether the department filter names one of the user's departments (None: all of them)."""
+    return department is None or visible_departments(user).filter(pk=department).exists()
 
 
 def selected_fractures(  # type: ignore[no-untyped-def]
@@ -54,22 +132,16 @@ def selected_fractures(  # type: ignore[no-untyped-def]
     ``operator`` matches case-insensitively within the free-text operator(s)
     field, which may name several people.
     """
-    fractures = scope_to_user(Fracture.objects.all(), user)
-    if department is not None:
-        fractures = fractures.filter(procedure__patient__department=department)
-    if date_from is not None:
-        fractures = fractures.filter(procedure__started_on__gte=date_from)
-    if date_to is not None:
-        fractures = fractures.filter(procedure__started_on__lte=date_to)
-    if guidance:
-        fractures = fractures.filter(procedure__guidance=guidance)
-    if operator:
-        fractures = fractures.filter(procedure__operator__icontains=operator.strip())
-    if fracture_type:
-        fractures = fractures.filter(type=fracture_type)
-    if site:
-        fractures = fractures.filter(site=site)
-    return fractures
+    filters = {
+        "department": department,
+        "date_from": date_from,
+        "date_to": date_to,
+        "fracture_type": fracture_type,
+        "site": site,
+        "guidance": guidance,
+        "operator": operator,
+    }
+    return scope_to_user(Fracture.objects.all(), user).filter(_conditions(filters, FRACTURE))
 
 
 def selected_procedures(user, fractures: QuerySet[Fracture]) -> QuerySet[Procedure]:  # type: ignore[no-untyped-def]
@@ -86,24 +158,15 @@ def summary_rows(model, *, user, **filters: Unpack[Selection]) -> QuerySet[Any]:
     procedure's (type, site) bits: a procedure is selected when one of its
     fractures matches both."""
     rows = scope_to_user(model.objects.all(), user)
-    if (department := filters.get("department")) is not None:
-        rows = rows.filter(department=department)
-    if (date_from := filters.get("date_from")) is not None:
-        rows = rows.filter(started_on__gte=date_from)
-    if (date_to := filters.get("date_to")) is not None:
-        rows = rows.filter(started_on__lte=date_to)
-    if guidance := filters.get("guidance"):
-        rows = rows.filter(guidance=guidance)
-    if operator := filters.get("operator"):
-        rows = rows.filter(operator__icontains=operator.strip())
+    per_fracture = model in (FractureOutcome, FractureTermOutcome)
+    rows = rows.filter(_conditions(filters, SUMMARY, with_fracture_filters=per_fracture))
+    if per_fracture:
+        return rows
     fracture_type, site = filters.get("fracture_type") or None, filters.get("site") or None
     if fracture_type or site:
-        if model in (FractureOutcome, FractureTermOutcome):
-            rows = rows.filter(**({"type": fracture_type} if fracture_type else {}))
-            rows = rows.filter(**({"site": site} if site else {}))
-        else:
-            bits = mask_bits(fracture_type=fracture_type, site=site)
-            rows = rows.alias(matching=F("fractures_mask").bitand(bits)).filter(matching__gt=0)
+        # A procedure row is selected when one of its fractures matches both.
+        bits = mask_bits(fracture_type=fracture_type, site=site)
+        rows = rows.alias(matching=F("fractures_mask").bitand(bits)).filter(matching__gt=0)
     return rows
 
 
