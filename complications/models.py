@@ -4,6 +4,12 @@ The grade, severity, window and hours after the end are derived by
 ``complications.services`` from the recorded facts and times (never typed in);
 the database enforces what it can: exactly one kind of onset, a grade in 1-5,
 an override only with a reason.
+
+One module on purpose, though it passes 600 lines: Django finds an app's models
+in ``models.py``, and every model here is fields, choices and database
+constraints (no behaviour to split by). Several features add their models to it
+at once; one file keeps each addition a short, mergeable hunk and the app's
+schema readable top to bottom, in the order of its migrations.
 """
 
 from __future__ import annotations

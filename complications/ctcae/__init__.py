@@ -15,6 +15,8 @@ from .catalogue import (
     term_to_record,
 )
 from .classification import OutcomeFacts, cirse_grade, sir_class
+from .clauses import GENERIC_CLAUSES
+from .compiling import CompiledClause, checklist, clause_kind, compile_term
 from .coverage import (
     CoverageReport,
     ReachedClause,
@@ -22,22 +24,18 @@ from .coverage import (
     coverage_report,
     format_report,
 )
-from .facts import ADL, FACT_NAMES, INTERVENTIONS, SYMPTOMS, Facts, FactsError, parse_facts
-from .grading import (
-    GENERIC_CLAUSES,
-    HEMOGLOBIN_LLN_G_DL,
-    MAJOR_GRADE,
-    CompiledClause,
-    GradeResult,
-    GradingError,
-    Match,
-    checklist,
-    clause_kind,
-    compile_term,
-    grade,
+from .evaluation import HEMOGLOBIN_LLN_G_DL
+from .facts import (
+    ADL,
+    FACT_NAMES,
+    INTERVENTIONS,
+    SYMPTOMS,
+    Facts,
+    FactsError,
     normalise_clause,
-    severity_for,
+    parse_facts,
 )
+from .grading import MAJOR_GRADE, GradeResult, GradingError, Match, grade, severity_for
 from .messages import Message, english_texts, render
 from .rates import percent, proportion, rate_summary, wilson_interval
 from .timing import (

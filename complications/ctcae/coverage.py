@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .catalogue import Term
+from .compiling import compile_term
 from .facts import normalise_clause
-from .grading import compile_term
 
 
 @dataclass(frozen=True)

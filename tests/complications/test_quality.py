@@ -75,9 +75,7 @@ def test_the_series_is_the_early_denominator_in_procedure_order(head, department
         (late.pk, True),
         (early.pk, False),
     ]
-    per_procedural = cusum_series(
-        user=head, department=department, window="per_procedural"
-    )
+    per_procedural = cusum_series(user=head, department=department, window="per_procedural")
     assert len(per_procedural) == 4 and not any(row["major"] for row in per_procedural)
 
 

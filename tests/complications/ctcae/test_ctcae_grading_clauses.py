@@ -15,8 +15,8 @@ from complications.ctcae import (
     grade,
     normalise_clause,
 )
+from complications.ctcae.clauses import LEADING_QUALIFIER
 from complications.ctcae.facts import ORDINAL_SCALES
-from complications.ctcae.grading import LEADING_QUALIFIER
 
 BLOOD_OTHER = "Blood and lymphatic system disorders - Other, specify"
 IV_ANTI = "IV antibiotic, antifungal, or antiviral intervention indicated"

@@ -21,8 +21,8 @@ from complications.ctcae import (
     grade,
     normalise_clause,
 )
-from complications.ctcae.grading import _DOMAINS as DOMAINS
-from complications.ctcae.grading import _facts_in as facts_read
+from complications.ctcae.compiling import DOMAINS
+from complications.ctcae.evaluation import facts_in as facts_read
 
 GENERIC_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "symptoms": st.sampled_from(SYMPTOMS),
