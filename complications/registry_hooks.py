@@ -1,7 +1,8 @@
 """What ``complications`` does when a registry write announces a change (``registry.hooks``).
 
-Connected once at start-up by ``ComplicationsConfig.ready``; each runs in the
-registry service's transaction.
+Connected once at start-up by ``ComplicationsConfig.ready``, which also registers
+complications' clinical and audited models with registry's roles and audit trail;
+each hook runs in the registry service's transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from complications.models import ComplicationEvent
 from complications.outcomes.refresh import outcomes_months, outcomes_refresh
 from complications.services import complications_rederive, complications_rederive_for_procedure
 from registry import hooks
+from registry.audit.selectors import register_audited
 from registry.models import Department, FollowUp, Patient, Procedure
+from registry.roles import register_clinical_models
 
 
 def _patient_grading_changed(*, patient: Patient, field: str) -> None:
@@ -65,6 +68,8 @@ def _follow_up_evidence() -> tuple[Q, Q]:
 
 
 def connect() -> None:
+    register_clinical_models("complications", ["complicationevent"])
+    register_audited("complication", ComplicationEvent)
     hooks.outcomes_refresh.connect(outcomes_refresh)
     hooks.outcomes_months.connect(outcomes_months)
     hooks.stats_changed.connect(bump_stats_version)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from complications import entry_views, views
+from complications import entry_views, export_views, views
 
 urlpatterns = [
     # Complications on a case (the case page itself is registry's).
@@ -26,8 +26,6 @@ urlpatterns += [
     path("dashboard/report/", views.report, name="dashboard-report"),
     path("dashboard/data-quality/", views.data_quality, name="dashboard-data-quality"),
 ]
-
-from complications import export_views  # noqa: E402
 
 urlpatterns += [
     path("exports/", export_views.exports_page, name="exports"),

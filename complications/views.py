@@ -11,20 +11,24 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import render
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from complications import live, selectors
 from complications.ctcae.rates import percent, wilson_interval
-from complications.models import Window
+from complications.models import QualityAlert, QualityTarget, Window
+from complications.quality import alert_acknowledge
 from complications.stats.cohort import period
 from complications.stats.rates import most_frequent_major
 from complications.stats.selection import WINDOWS, selection_errors, selection_from
 from registry.models import FractureType, Guidance, Site
-from registry.scoping import visible_departments
+from registry.scoping import scope_to_user, visible_departments
 from registry.views import safe_next
 
 UNIT_LABELS = {"fracture": _("Fractures"), "procedure": _("Procedures"), "patient": _("Patients")}
@@ -235,16 +239,6 @@ def data_quality(request: HttpRequest) -> HttpResponse:
 
 # ---- Quality monitoring: targets, alerts --------------------------------------------------
 
-from django.contrib import messages  # noqa: E402
-from django.contrib.auth.decorators import permission_required  # noqa: E402
-from django.db import transaction  # noqa: E402
-from django.http import Http404, JsonResponse  # noqa: E402
-from django.shortcuts import get_object_or_404, redirect  # noqa: E402
-from django.views.decorators.http import require_http_methods, require_POST  # noqa: E402
-
-from complications.models import QualityAlert, QualityTarget  # noqa: E402
-from complications.quality import alert_acknowledge  # noqa: E402
-from registry.scoping import scope_to_user  # noqa: E402
 
 MANAGE_QUALITY_TARGETS = "registry.manage_quality_targets"
 LATEST_ALERTS = 10

@@ -13,10 +13,17 @@ DEPARTMENT_HEAD = "department_head"
 DATA_MANAGER = "data_manager"
 API_CLIENT = "api_client"
 
-CLINICAL_MODELS = {
+# app label -> its clinical models (lower-case names). Another app adds its own at start-up
+# (``register_clinical_models``, from its ``AppConfig.ready``): registry names none of them.
+CLINICAL_MODELS: dict[str, list[str]] = {
     "registry": ["patient", "procedure", "fracture", "followup"],
-    "complications": ["complicationevent"],
 }
+
+
+def register_clinical_models(app_label: str, model_names: list[str]) -> None:
+    """Give the roles the same actions on another app's clinical models (idempotent)."""
+    models = CLINICAL_MODELS.setdefault(app_label, [])
+    models.extend(name for name in model_names if name not in models)
 
 # role -> actions on every clinical model
 ROLE_ACTIONS: dict[str, tuple[str, ...]] = {

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from registry import corrections, views
+from registry.audit import views as audit_views
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -59,7 +60,6 @@ urlpatterns = [
 ]
 
 # The audit trail (registry.audit): one record's history, and the data managers' export.
-from registry.audit import views as audit_views  # noqa: E402
 
 urlpatterns += [
     path("audit/export.csv", audit_views.export, name="audit-export"),

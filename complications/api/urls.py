@@ -1,10 +1,9 @@
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from complications.api import exports, quality, stats, views
 
-from complications.api import stats  # noqa: E402
-
-urlpatterns += [
+urlpatterns = [
     path("stats/rates/", stats.RatesView.as_view(), name="stats-rates"),
     path("stats/cohort/", stats.CohortView.as_view(), name="stats-cohort"),
     path("stats/breakdown/", stats.BreakdownView.as_view(), name="stats-breakdown"),
@@ -12,10 +11,6 @@ urlpatterns += [
 ]
 
 # REST API v1: complications, grading preview, CTCAE catalogue.
-from rest_framework.routers import SimpleRouter  # noqa: E402
-
-from complications.api import views  # noqa: E402
-
 router = SimpleRouter()
 router.register("complications", views.ComplicationViewSet, basename="complication")
 router.register("ctcae/terms", views.CtcaeTermViewSet, basename="ctcae-term")
@@ -24,8 +19,6 @@ urlpatterns += [
     path("grading/preview/", views.GradingPreviewView.as_view(), name="grading-preview"),
     *router.urls,
 ]
-
-from complications.api import exports  # noqa: E402
 
 urlpatterns += [
     path(
@@ -43,7 +36,5 @@ urlpatterns += [
         name="export-job-download",
     ),
 ]
-
-from complications.api import quality  # noqa: E402
 
 urlpatterns += [path("stats/cusum/", quality.CusumView.as_view(), name="stats-cusum")]

@@ -137,7 +137,9 @@ def _compile_cached(key: tuple[Any, ...]) -> tuple[CompiledClause, ...]:
         clause = normalise_clause(item.text)
         if clause and clause in first_grade:
             result.append(
-                CompiledClause(item.grade, item.text, "repeated", None, repeat_of=first_grade[clause])
+                CompiledClause(
+                    item.grade, item.text, "repeated", None, repeat_of=first_grade[clause]
+                )
             )
             continue
         first_grade[clause] = item.grade

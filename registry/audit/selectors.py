@@ -29,18 +29,23 @@ from django.utils import timezone
 from registry.models import Department
 from registry.scoping import visible_departments
 
-# The URL's model names and the models they stand for; the order is the export's.
+# The URL's model names and the models they stand for; the order is the export's. Another
+# app adds its audited models at start-up (``register_audited``): registry names none of them.
 AUDITED: dict[str, str] = {
     "patient": "registry.Patient",
     "procedure": "registry.Procedure",
     "fracture": "registry.Fracture",
     "followup": "registry.FollowUp",
-    "complication": "complications.ComplicationEvent",
 }
 # Bookkeeping that changes on every save and says nothing about the clinical record (the
 # primary key, shown in the page's title, is left out too).
 NOISE_FIELDS = ("created_at", "updated_at")
 EMPTY = "—"
+
+
+def register_audited(name: str, model: type[Model]) -> None:
+    """Give ``model`` (with history and a ``DEPARTMENT_PATH``) an audit page at ``name``."""
+    AUDITED[name] = model._meta.label
 
 
 def audited_model(name: str) -> type[Model]:
