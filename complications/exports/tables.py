@@ -196,6 +196,20 @@ def case_rows(selection: Selection) -> Iterator[Row]:
 
 # --- the complications table: one row per complication --------------------------------
 
+# The complication's own fields, exported under their names and read as they are.
+_COMPLICATION_FIELDS = (
+    "onset_at",
+    "onset_date",
+    "during_procedure",
+    "window",
+    "hours_after_end",
+    "facts",
+    "auto_grade",
+    "grade_override",
+    "grade",
+)
+_COMPLICATION_OUTCOME_FIELDS = ("outcome", "relatedness", "cirse_grade", "sir_class")
+
 COMPLICATION_COLUMNS = [
     "complication_id",
     "procedure_id",
@@ -208,21 +222,10 @@ COMPLICATION_COLUMNS = [
     "soc",
     "specify",
     "pigsf_event",
-    "onset_at",
-    "onset_date",
-    "during_procedure",
-    "window",
-    "hours_after_end",
-    "facts",
-    "auto_grade",
-    "grade_override",
-    "grade",
+    *_COMPLICATION_FIELDS,
     "severity",
     "grade_rationale",
-    "outcome",
-    "relatedness",
-    "cirse_grade",
-    "sir_class",
+    *_COMPLICATION_OUTCOME_FIELDS,
 ]
 
 _COMPLICATION_VALUES = (
@@ -236,20 +239,9 @@ _COMPLICATION_VALUES = (
     "term__name",
     "term__soc",
     "specify",
-    "onset_at",
-    "onset_date",
-    "during_procedure",
-    "window",
-    "hours_after_end",
-    "facts",
-    "auto_grade",
-    "grade_override",
-    "grade",
+    *_COMPLICATION_FIELDS,
     "grade_rationale",
-    "outcome",
-    "relatedness",
-    "cirse_grade",
-    "sir_class",
+    *_COMPLICATION_OUTCOME_FIELDS,
 )
 
 

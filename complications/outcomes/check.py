@@ -31,12 +31,7 @@ def outcomes_unit_differences(
     ids = None if procedure_ids is None else sorted({int(pk) for pk in procedure_ids})
     report = {}
     for model, producers in UNIT_TABLES:
-        fields = [column for column, _ in producers[0][1]]
-        expected = [
-            {column: row[name] for column, name in columns}
-            for rows, columns in producers
-            for row in rows(ids).values(*[name for _, name in columns]).iterator()
-        ]
+        fields, expected = _recomputed(producers, ids)
         stored = model._default_manager.all()
         if ids is not None:
             stored = stored.filter(procedure_id__in=ids)
@@ -52,12 +47,7 @@ def outcomes_month_differences(
     departments = None if department_ids is None else {int(pk) for pk in department_ids}
     report = {}
     for model, producers in MONTH_TABLES:
-        fields = [column for column, _ in producers[0][1]]
-        expected = [
-            {column: row[name] for column, name in columns}
-            for rows, columns in producers
-            for row in rows(None).values(*[name for _, name in columns]).iterator()
-        ]
+        fields, expected = _recomputed(producers, None)
         if departments is not None:
             expected = [row for row in expected if row["department_id"] in departments]
         if "period" in fields:  # the years: the sums of their months
@@ -75,6 +65,19 @@ def outcomes_month_differences(
             stored = stored.filter(department_id__in=departments)
         report[model.__name__] = _compared(fields, expected, stored, limit)
     return report
+
+
+def _recomputed(
+    producers: list[tuple[Any, list[tuple[str, str]]]], values: list[int] | None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """A table's columns, and its rows as its producers compute them now."""
+    fields = [column for column, _ in producers[0][1]]
+    expected = [
+        {column: row[name] for column, name in columns}
+        for rows, columns in producers
+        for row in rows(values).values(*[name for _, name in columns]).iterator()
+    ]
+    return fields, expected
 
 
 def _compared(

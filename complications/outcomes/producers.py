@@ -111,6 +111,18 @@ def _pigsf_event(path: str, per_soc: bool) -> Case | Value:
     return Value("", output_field=models.CharField()) if per_soc else pigsf_event_code(path)
 
 
+def _term_values(event: str, per_soc: bool, *, suffix: str = "") -> dict[str, Any]:
+    """A per-term row's window, term, event, SOC and highest grade, from the complications
+    at ``event``; ``suffix`` keeps the names apart from the complication's own fields."""
+    return {
+        f"window{suffix}": F(f"{event}window"),
+        f"term_id{suffix}": _term(f"{event}term_id", per_soc),
+        f"pigsf_event{suffix}": _pigsf_event(event, per_soc),
+        "soc": F(f"{event}term__soc"),
+        f"grade{suffix}": Max(f"{event}grade"),
+    }
+
+
 def _fracture_term_rows(procedure_ids: list[int] | None, *, per_soc: bool) -> QuerySet[Any]:
     links = ComplicationEvent.fractures.through.objects.all()
     if procedure_ids is not None:
@@ -119,11 +131,7 @@ def _fracture_term_rows(procedure_ids: list[int] | None, *, per_soc: bool) -> Qu
         links.values("fracture_id")
         .annotate(
             **_selection("fracture__procedure__"),
-            window=F("complicationevent__window"),
-            term_id=_term("complicationevent__term_id", per_soc),
-            pigsf_event=_pigsf_event("complicationevent__", per_soc),
-            soc=F("complicationevent__term__soc"),
-            grade=Max("complicationevent__grade"),
+            **_term_values("complicationevent__", per_soc),
             procedure_id=F("fracture__procedure_id"),
             type=F("fracture__type"),
             site=F("fracture__site"),
@@ -140,11 +148,7 @@ def _procedure_term_rows(procedure_ids: list[int] | None, *, per_soc: bool) -> Q
         events.values("procedure_id")
         .annotate(
             **_selection("procedure__"),
-            window_=F("window"),
-            term_id_=_term("term_id", per_soc),
-            pigsf_event_=_pigsf_event("", per_soc),
-            soc=F("term__soc"),
-            grade_=Max("grade"),
+            **_term_values("", per_soc, suffix="_"),
             patient_id=F("procedure__patient_id"),
             fractures_mask=F("procedure__outcome__fractures_mask"),
         )
