@@ -12,6 +12,7 @@ change saved meanwhile (409, as the complication form).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -136,7 +137,55 @@ def _delete(
     )
 
 
+@dataclass(frozen=True)
+class _Target:
+    """A record to correct or delete: how its pages name it, the way back, its time zone."""
+
+    record: models.Model
+    title: str
+    back: str
+    zone: str
+
+
+def _edit(
+    request: HttpRequest, target: _Target, form_class: Any, save: Callable[..., None], **kwargs: Any
+) -> HttpResponse:
+    return _correct(
+        request,
+        record=target.record,
+        form_class=form_class,
+        save=save,
+        title=target.title,
+        back=target.back,
+        zone=target.zone,
+        **kwargs,
+    )
+
+
+def _remove(
+    request: HttpRequest, target: _Target, *, done: str, consequence: str = ""
+) -> HttpResponse:
+    return _delete(
+        request,
+        record=target.record,
+        title=target.title,
+        back=target.back,
+        done=done,
+        consequence=consequence,
+    )
+
+
 # --- patients ---------------------------------------------------------------------------------
+
+
+def _patient(request: HttpRequest, pk: int) -> _Target:
+    patient = _patient_for(request, pk)
+    return _Target(
+        patient,
+        _("Patient %(id)s") % {"id": patient.registry_id},
+        reverse("patients"),
+        patient.department.time_zone,
+    )
 
 
 def _save_patient(patient: Patient, form: PatientCorrectionForm) -> None:
@@ -146,42 +195,27 @@ def _save_patient(patient: Patient, form: PatientCorrectionForm) -> None:
 @permission_required("registry.change_patient", raise_exception=True)
 @require_http_methods(EDIT)
 def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    patient = _patient_for(request, pk)
-    return _correct(
-        request,
-        record=patient,
-        form_class=PatientCorrectionForm,
-        save=_save_patient,
-        title=_("Patient %(id)s") % {"id": patient.registry_id},
-        back=reverse("patients"),
-        zone=patient.department.time_zone,
-    )
+    return _edit(request, _patient(request, pk), PatientCorrectionForm, _save_patient)
 
 
 @permission_required("registry.delete_patient", raise_exception=True)
 @require_http_methods(EDIT)
 def patient_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    patient = _patient_for(request, pk)
-    return _delete(
-        request,
-        record=patient,
-        title=_("Patient %(id)s") % {"id": patient.registry_id},
-        back=reverse("patients"),
-        done=reverse("patients"),
-    )
+    return _remove(request, _patient(request, pk), done=reverse("patients"))
 
 
 # --- procedures -------------------------------------------------------------------------------
 
 
-def _procedure_title(procedure: Procedure) -> str:
-    local = timezone.localtime(
-        procedure.started_at, ZoneInfo(procedure.patient.department.time_zone)
-    )
-    return _("Procedure of %(id)s on %(date)s") % {
+def _procedure(request: HttpRequest, pk: int) -> _Target:
+    procedure = procedure_for(request, pk)
+    zone = procedure.patient.department.time_zone
+    local = timezone.localtime(procedure.started_at, ZoneInfo(zone))
+    title = _("Procedure of %(id)s on %(date)s") % {
         "id": procedure.patient.registry_id,
         "date": local.strftime("%Y-%m-%d %H:%M"),
     }
+    return _Target(procedure, title, _case_url(procedure.pk), zone)
 
 
 def _save_procedure(procedure: Procedure, form: ProcedureCorrectionForm) -> None:
@@ -193,33 +227,32 @@ def _save_procedure(procedure: Procedure, form: ProcedureCorrectionForm) -> None
 @permission_required("registry.change_procedure", raise_exception=True)
 @require_http_methods(EDIT)
 def procedure_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = procedure_for(request, pk)
-    return _correct(
-        request,
-        record=procedure,
-        form_class=ProcedureCorrectionForm,
-        save=_save_procedure,
-        title=_procedure_title(procedure),
-        back=_case_url(procedure.pk),
-        zone=procedure.patient.department.time_zone,
-    )
+    return _edit(request, _procedure(request, pk), ProcedureCorrectionForm, _save_procedure)
 
 
 @permission_required("registry.delete_procedure", raise_exception=True)
 @require_http_methods(EDIT)
 def procedure_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = procedure_for(request, pk)
-    return _delete(
+    return _remove(
         request,
-        record=procedure,
-        title=_procedure_title(procedure),
-        back=_case_url(procedure.pk),
+        _procedure(request, pk),
         done=reverse("case-list"),
         consequence=_("Its fractures and follow-up contacts are deleted with it."),
     )
 
 
 # --- fractures and follow-up contacts ---------------------------------------------------------
+
+
+def _fracture(request: HttpRequest, pk: int, fracture_pk: int) -> _Target:
+    procedure = procedure_for(request, pk)
+    fracture = get_object_or_404(procedure.fractures, pk=fracture_pk)
+    return _Target(
+        fracture,
+        _("Fracture: %(fracture)s") % {"fracture": fracture},
+        _case_url(procedure.pk, "#fractures"),
+        procedure.patient.department.time_zone,
+    )
 
 
 def _save_fracture(fracture: Fracture, form: FractureCorrectionForm) -> None:
@@ -231,30 +264,27 @@ def _save_fracture(fracture: Fracture, form: FractureCorrectionForm) -> None:
 @permission_required("registry.change_fracture", raise_exception=True)
 @require_http_methods(EDIT)
 def fracture_edit(request: HttpRequest, pk: int, fracture_pk: int) -> HttpResponse:
-    procedure = procedure_for(request, pk)
-    fracture = get_object_or_404(procedure.fractures, pk=fracture_pk)
-    return _correct(
-        request,
-        record=fracture,
-        form_class=FractureCorrectionForm,
-        save=_save_fracture,
-        title=_("Fracture: %(fracture)s") % {"fracture": fracture},
-        back=_case_url(procedure.pk, "#fractures"),
-        zone=procedure.patient.department.time_zone,
-    )
+    target = _fracture(request, pk, fracture_pk)
+    return _edit(request, target, FractureCorrectionForm, _save_fracture)
 
 
 @permission_required("registry.delete_fracture", raise_exception=True)
 @require_http_methods(EDIT)
 def fracture_delete(request: HttpRequest, pk: int, fracture_pk: int) -> HttpResponse:
+    target = _fracture(request, pk, fracture_pk)
+    return _remove(request, target, done=target.back)
+
+
+def _follow_up(request: HttpRequest, pk: int, follow_up_pk: int) -> _Target:
     procedure = procedure_for(request, pk)
-    fracture = get_object_or_404(procedure.fractures, pk=fracture_pk)
-    return _delete(
-        request,
-        record=fracture,
-        title=_("Fracture: %(fracture)s") % {"fracture": fracture},
-        back=_case_url(procedure.pk, "#fractures"),
-        done=_case_url(procedure.pk, "#fractures"),
+    follow_up = get_object_or_404(procedure.follow_ups, pk=follow_up_pk)
+    zone = procedure.patient.department.time_zone
+    when = timezone.localtime(follow_up.contact_at, ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+    return _Target(
+        follow_up,
+        _("Follow-up contact of %(when)s") % {"when": when},
+        _case_url(procedure.pk, "#follow-ups"),
+        zone,
     )
 
 
@@ -267,39 +297,22 @@ def _save_follow_up(follow_up: FollowUp, form: FollowUpCorrectionForm) -> None:
     )
 
 
-def _follow_up_title(follow_up: FollowUp, zone: str) -> str:
-    return _("Follow-up contact of %(when)s") % {
-        "when": timezone.localtime(follow_up.contact_at, ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
-    }
-
-
 @permission_required("registry.change_followup", raise_exception=True)
 @require_http_methods(EDIT)
 def follow_up_edit(request: HttpRequest, pk: int, follow_up_pk: int) -> HttpResponse:
-    procedure = procedure_for(request, pk)
-    follow_up = get_object_or_404(procedure.follow_ups, pk=follow_up_pk)
-    zone = procedure.patient.department.time_zone
-    return _correct(
+    target = _follow_up(request, pk, follow_up_pk)
+    fractures = target.record.procedure.fractures.all()  # type: ignore[attr-defined]
+    return _edit(
         request,
-        record=follow_up,
-        form_class=FollowUpCorrectionForm,
-        save=_save_follow_up,
-        title=_follow_up_title(follow_up, zone),
-        back=_case_url(procedure.pk, "#follow-ups"),
-        zone=zone,
-        form_kwargs={"fractures": procedure.fractures.all()},
+        target,
+        FollowUpCorrectionForm,
+        _save_follow_up,
+        form_kwargs={"fractures": fractures},
     )
 
 
 @permission_required("registry.delete_followup", raise_exception=True)
 @require_http_methods(EDIT)
 def follow_up_delete(request: HttpRequest, pk: int, follow_up_pk: int) -> HttpResponse:
-    procedure = procedure_for(request, pk)
-    follow_up = get_object_or_404(procedure.follow_ups, pk=follow_up_pk)
-    return _delete(
-        request,
-        record=follow_up,
-        title=_follow_up_title(follow_up, procedure.patient.department.time_zone),
-        back=_case_url(procedure.pk, "#follow-ups"),
-        done=_case_url(procedure.pk, "#follow-ups"),
-    )
+    target = _follow_up(request, pk, follow_up_pk)
+    return _remove(request, target, done=target.back)
