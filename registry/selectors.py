@@ -26,6 +26,18 @@ def procedure_list(*, user, search: str = "") -> QuerySet[Procedure]:  # type: i
     ).order_by("-started_at")
 
 
+def _procedure_filters(guidance: str, date_from: date | None, date_to: date | None) -> Q:
+    """The list filters on a procedure: its guidance and its local start date, inclusive."""
+    condition = Q()
+    if guidance:
+        condition &= Q(guidance=guidance)
+    if date_from:
+        condition &= Q(started_on__gte=date_from)
+    if date_to:
+        condition &= Q(started_on__lte=date_to)
+    return condition
+
+
 def procedure_search(  # type: ignore[no-untyped-def]
     *,
     user,
@@ -44,12 +56,7 @@ def procedure_search(  # type: ignore[no-untyped-def]
         qs = qs.filter(patient__department=department)
     if patient is not None:
         qs = qs.filter(patient=patient)
-    if guidance:
-        qs = qs.filter(guidance=guidance)
-    if date_from:
-        qs = qs.filter(started_on__gte=date_from)
-    if date_to:
-        qs = qs.filter(started_on__lte=date_to)
+    qs = qs.filter(_procedure_filters(guidance=guidance, date_from=date_from, date_to=date_to))
     if has_complications == "yes":
         qs = qs.filter(complication_count__gt=0)
     elif has_complications == "no":
@@ -73,14 +80,10 @@ def patient_search(  # type: ignore[no-untyped-def]
         qs = qs.filter(registry_id__icontains=search.strip())
     if department is not None:
         qs = qs.filter(department=department)
-    procedures = Procedure.objects.filter(patient=OuterRef("pk"))
-    if guidance:
-        procedures = procedures.filter(guidance=guidance)
-    if date_from:
-        procedures = procedures.filter(started_on__gte=date_from)
-    if date_to:
-        procedures = procedures.filter(started_on__lte=date_to)
     if guidance or date_from or date_to:
+        procedures = Procedure.objects.filter(patient=OuterRef("pk")).filter(
+            _procedure_filters(guidance=guidance, date_from=date_from, date_to=date_to)
+        )
         qs = qs.filter(Exists(procedures))
     complications = Procedure.objects.filter(patient=OuterRef("pk"), complications__isnull=False)
     if has_complications == "yes":

@@ -74,6 +74,16 @@ def _batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 # --- the cases table: one row per fracture -------------------------------------------
 
+# The fracture's own fields and its evidence of follow-up, exported under their names.
+_CASE_FIELDS = (
+    "side",
+    "aetiology",
+    "screws",
+    "cement_augmented",
+    "contact_after_end",
+    "contact_beyond_24h",
+)
+
 CASE_COLUMNS = [
     "fracture_id",
     "procedure_id",
@@ -89,12 +99,7 @@ CASE_COLUMNS = [
     "operator",
     "fracture_type",
     "site",
-    "side",
-    "aetiology",
-    "screws",
-    "cement_augmented",
-    "contact_after_end",
-    "contact_beyond_24h",
+    *_CASE_FIELDS,
     *(f"{w}_{suffix}" for w in WINDOWS for suffix in ("complication", "max_grade")),
 ]
 
@@ -115,12 +120,7 @@ _CASE_VALUES = (
     "procedure__operator",
     "type",
     "site",
-    "side",
-    "aetiology",
-    "screws",
-    "cement_augmented",
-    "contact_after_end",
-    "contact_beyond_24h",
+    *_CASE_FIELDS,
     *(f"max_{w}" for w in WINDOWS),
 )
 
