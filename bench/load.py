@@ -700,9 +700,7 @@ def verify_stats(base: str, token: str) -> list[str]:
     served["cohort"] = session.get(f"{base}/api/v1/stats/cohort/", timeout=TIMEOUT).json()
     cache.clear()  # Redis db 13: this run's own cache
     head = User.objects.get(username="head")
-    fresh = {
-        unit: rates(user=head, unit=unit) for unit in ("fracture", "procedure", "patient")
-    }
+    fresh = {unit: rates(user=head, unit=unit) for unit in ("fracture", "procedure", "patient")}
     fresh["cohort"] = cohort(user=head)
     problems = []
     for name, value in fresh.items():

@@ -25,6 +25,7 @@ def register_clinical_models(app_label: str, model_names: list[str]) -> None:
     models = CLINICAL_MODELS.setdefault(app_label, [])
     models.extend(name for name in model_names if name not in models)
 
+
 # role -> actions on every clinical model
 ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     RADIOLOGIST: ("view", "add", "change", "delete"),
