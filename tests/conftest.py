@@ -269,7 +269,11 @@ def celery_worker(transactional_db):
 
     def run(task, *args, timeout: float = 60, **kwargs):
         with app.connection_for_write(url) as conn:
-            sent = task.apply_async(args=args, kwargs=kwargs, queue=queue, connection=conn)
+            # The registry stores no task results (CELERY_TASK_IGNORE_RESULT); this call asks
+            # for one, which the worker writes to its CELERY_RESULT_BACKEND below.
+            sent = task.apply_async(
+                args=args, kwargs=kwargs, queue=queue, connection=conn, ignore_result=False
+            )
         result = AsyncResult(sent.id, backend=backend, app=app)
         deadline = time.monotonic() + timeout
         while True:
