@@ -30,7 +30,6 @@ from django.core.files.storage import default_storage
 from django.db import OperationalError, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.translation import gettext
 
 from complications.exports.base import exporter_class
 from complications.exports.selection import (
@@ -144,6 +143,7 @@ def export_jobs_sweep(
     stale = ExportJob.objects.alias(last_sign=last_sign).filter(
         status=ExportJob.Status.RUNNING, last_sign__lt=now - stale_after
     )
+    requeued: list[int] = []
     for job_id in stale.values_list("pk", flat=True):
         with transaction.atomic():
             job = stale.select_for_update().filter(pk=job_id).first()
@@ -156,12 +156,15 @@ def export_jobs_sweep(
                 job.status, job.progress, job.heartbeat_at = ExportJob.Status.QUEUED, 0, None
                 job.save(update_fields=["status", "progress", "heartbeat_at"])
                 counts["requeued"] += 1
+                requeued.append(job_id)
         counts["parts_removed"] += _remove_parts([job_id])
-        logger.warning("export job %s: its worker stopped writing (attempt %s)", job_id, job.attempts)
+        logger.warning(
+            "export job %s: its worker stopped writing (attempt %s)", job_id, job.attempts
+        )
     due = ExportJob.objects.alias(last_sign=last_sign).filter(
         status=ExportJob.Status.QUEUED, last_sign__lt=now - requeue_after
     )
-    for job_id in due.values_list("pk", flat=True):
+    for job_id in [*requeued, *due.exclude(pk__in=requeued).values_list("pk", flat=True)]:
         export_run.apply_async((job_id,), retry=False)  # a broker still down raises
         ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(
             heartbeat_at=timezone.now()
@@ -173,7 +176,7 @@ def export_jobs_sweep(
         ).values_list("pk", flat=True)
     )
     for job_id, path in parts:
-        if job_id not in running:
+        if job_id not in running and path.exists():
             path.unlink(missing_ok=True)
             counts["parts_removed"] += 1
     return counts
@@ -194,11 +197,12 @@ def _part_files() -> list[tuple[int, Path]]:
 
 def _fail_abandoned(job: ExportJob) -> None:
     job.status, job.progress, job.file = ExportJob.Status.FAILED, job.progress, ""
-    job.error = gettext(
-        "The export stopped %(count)d times without finishing (its worker was lost, for example "
-        "killed or out of memory); it will not be tried again. Ask for it again, with "
+    # Stored in English, like every job error (the worker has no user's language).
+    job.error = (
+        f"The export stopped {job.attempts} times without finishing (its worker was lost, for "
+        "example killed or out of memory); it will not be tried again. Ask for it again, with "
         "narrower filters if it is very large."
-    ) % {"count": job.attempts}
+    )
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "progress", "file", "error", "finished_at"])
 
