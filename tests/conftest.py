@@ -132,9 +132,9 @@ def _fast_password_hashing() -> None:
 
 @pytest.fixture(autouse=True)
 def _empty_cache() -> None:
-    """Cached statistics are keyed on department ids, which repeat from test to test, and a
-    test's writes are rolled back before their after-commit version bump: start each test with
-    an empty cache so that no result leaks from one test into another."""
+    """Cached statistics are keyed on department ids and the version, which both repeat from
+    test to test (a test's writes, and their version bumps, are rolled back): start each test
+    with an empty cache so that no result leaks from one test into another."""
     from django.core.cache import cache
 
     cache.clear()
