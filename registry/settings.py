@@ -247,11 +247,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Export jobs (complications.exports.jobs): a running job writes a heartbeat at least every
 # EXPORT_HEARTBEAT_EVERY seconds; one silent for EXPORT_STALE_AFTER seconds lost its worker,
 # and the sweep (every minute) re-queues it, up to EXPORT_MAX_ATTEMPTS attempts, then fails
-# it. A queued job not sent for EXPORT_REQUEUE_AFTER seconds (broker down) is sent again.
+# it. A queued job never sent (broker down) is sent EXPORT_REQUEUE_AFTER seconds after its
+# creation; one sent but still queued after EXPORT_RESEND_AFTER (the visibility timeout
+# below) is sent again.
 EXPORT_HEARTBEAT_EVERY = env_int("EXPORT_HEARTBEAT_EVERY", 10)
 EXPORT_STALE_AFTER = env_int("EXPORT_STALE_AFTER", 120)
 EXPORT_MAX_ATTEMPTS = env_int("EXPORT_MAX_ATTEMPTS", 3)
 EXPORT_REQUEUE_AFTER = env_int("EXPORT_REQUEUE_AFTER", 60)
+EXPORT_RESEND_AFTER = 600
 # A broker outage must not hang a web request: an export request publishes once, without
 # retries (complications.exports.jobs._enqueue), and gives up after the connect timeout;
 # other publishers retry a few times within about a second. A worker that starts before
@@ -270,7 +273,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 0,
     "socket_connect_timeout": 1,
     "socket_timeout": 5,
-    "visibility_timeout": 600,
+    "visibility_timeout": EXPORT_RESEND_AFTER,
 }
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {

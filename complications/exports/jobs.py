@@ -28,6 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import OperationalError, transaction
+from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -92,6 +93,15 @@ def _enqueue(job_id: int) -> None:
         cause = getattr(exc, "exc", None) or exc  # a Retry carries the error it retried
         logger.exception("export job %s could not run", job_id)
         export_job_fail(job_id=job_id, error=f"{type(cause).__name__}: {cause}")
+        return
+    if not eager:  # sent: the sweep leaves it to the broker for a while (EXPORT_RESEND_AFTER)
+        _mark_sent([job_id])
+
+
+def _mark_sent(job_ids: list[int]) -> None:
+    ExportJob.objects.filter(pk__in=job_ids, status=ExportJob.Status.QUEUED).update(
+        heartbeat_at=timezone.now()
+    )
 
 
 def _remove_parts(job_ids: list[int]) -> int:
@@ -113,6 +123,7 @@ def export_jobs_sweep(
     *,
     stale_after: timedelta | None = None,
     requeue_after: timedelta | None = None,
+    resend_after: timedelta | None = None,
     max_attempts: int | None = None,
 ) -> dict[str, int]:
     """What the beat runs every minute so that no export job hangs; safe to repeat.
@@ -121,9 +132,11 @@ def export_jobs_sweep(
       worker (killed, out of memory, the machine gone): it is re-queued, or failed
       with a message once ``max_attempts`` attempts have started; its temporary
       files are deleted;
-    - a "queued" job not sent for ``requeue_after`` (created while the broker was
-      down, or re-queued just now) is sent (again): a message sent twice is
-      harmless, the second finds the job taken, done or failed;
+    - a "queued" job never sent, ``requeue_after`` after its creation (the broker
+      was down), or re-queued just now, is sent; one sent ``resend_after`` ago
+      and still waiting (its message lost with a Redis that lost its data, or a
+      long backlog) is sent again: a message sent twice is harmless, the second
+      finds the job taken, done or failed;
     - temporary files of jobs no longer running (an attempt killed before its
       clean-up) are deleted.
 
@@ -134,6 +147,7 @@ def export_jobs_sweep(
 
     stale_after = stale_after or timedelta(seconds=settings.EXPORT_STALE_AFTER)
     requeue_after = requeue_after or timedelta(seconds=settings.EXPORT_REQUEUE_AFTER)
+    resend_after = resend_after or timedelta(seconds=settings.EXPORT_RESEND_AFTER)
     max_attempts = max_attempts or settings.EXPORT_MAX_ATTEMPTS
     counts = {"requeued": 0, "failed": 0, "sent": 0, "parts_removed": 0}
     # Listed before the statuses are read: a file of an attempt that starts later is not in it.
@@ -161,14 +175,13 @@ def export_jobs_sweep(
         logger.warning(
             "export job %s: its worker stopped writing (attempt %s)", job_id, job.attempts
         )
-    due = ExportJob.objects.alias(last_sign=last_sign).filter(
-        status=ExportJob.Status.QUEUED, last_sign__lt=now - requeue_after
+    due = ExportJob.objects.filter(status=ExportJob.Status.QUEUED).filter(
+        Q(heartbeat_at__isnull=True, created_at__lt=now - requeue_after)
+        | Q(heartbeat_at__lt=now - resend_after)
     )
     for job_id in [*requeued, *due.exclude(pk__in=requeued).values_list("pk", flat=True)]:
         export_run.apply_async((job_id,), retry=False)  # a broker still down raises
-        ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(
-            heartbeat_at=timezone.now()
-        )
+        _mark_sent([job_id])
         counts["sent"] += 1
     running = set(
         ExportJob.objects.filter(

@@ -75,16 +75,27 @@ class TestSweep:
         if after[0] == "failed":
             assert "stopped 3 times without finishing" in job.error and not job.file
 
-    def test_a_queued_job_is_sent_once_it_waited_long_enough(self, job, media):
-        ExportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=1))
-        counts = exports.export_jobs_sweep(requeue_after=timedelta(seconds=60))
+    @pytest.mark.parametrize(
+        ("created", "sent", "sent_now"),
+        [
+            (timedelta(seconds=61), None, True),  # never sent (broker down at creation)
+            (timedelta(seconds=30), None, False),  # a moment ago: its request may be sending it
+            (timedelta(hours=1), timedelta(seconds=30), False),  # sent: the broker has it
+            (timedelta(hours=1), timedelta(seconds=601), True),  # sent long ago, still waiting
+        ],
+    )
+    def test_a_queued_job_is_sent_when_it_never_was_or_long_ago(
+        self, job, media, created, sent, sent_now
+    ):
+        now = timezone.now()
+        ExportJob.objects.filter(pk=job.pk).update(
+            created_at=now - created, heartbeat_at=now - sent if sent else None
+        )
+        counts = exports.export_jobs_sweep(
+            requeue_after=timedelta(seconds=60), resend_after=timedelta(seconds=600)
+        )
         job.refresh_from_db()
-        assert counts["sent"] == 1 and job.status == "done"
-
-    def test_a_job_queued_a_moment_ago_is_not_sent_twice(self, job, media):
-        assert exports.export_jobs_sweep(requeue_after=timedelta(seconds=60))["sent"] == 0
-        job.refresh_from_db()
-        assert job.status == "queued"
+        assert (counts["sent"], job.status) == ((1, "done") if sent_now else (0, "queued"))
 
     def test_temporary_files_of_jobs_no_longer_running_are_deleted(self, job, head, media):
         done = ExportJob.objects.create(owner=head, format="fhir")
