@@ -4,8 +4,8 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry_bench \\
         .venv/bin/python bench/bench_live.py --writes 5
 
-The live mechanism of ``complications.live``: a write's ``on_commit`` bumps
-the stats version in Redis; an open dashboard polls ``GET
+The live mechanism of ``complications.live``: a write moves the stats version
+(a ``StatsChange`` row in its own transaction); an open dashboard polls ``GET
 /api/v1/stats/version/`` every half second (dashboard.js ``POLL_MS``) and, when the
 version moved, fetches ``GET /api/v1/stats/rates/`` and ``GET
 /api/v1/stats/breakdown/`` (the charts), which recompute (cached under the new
@@ -20,9 +20,8 @@ complications through the service, one at a time, and measures, for each:
   plus the recomputation of the rates on a cache miss).
 
 Each write is checked to be visible: the per-procedural events of the fracture
-unit must have grown. The complications are deleted afterwards. Needs a shared
-cache (REDIS_URL): with the per-process memory cache a poller never sees
-another process's bump. Target (the issue): under 1 s.
+unit must have grown. The complications are deleted afterwards. Run it with the
+production cache (REDIS_URL) to measure that path. Target (the issue): under 1 s.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -84,6 +85,11 @@ def exports_page(request: HttpRequest) -> HttpResponse:
         "filter_form": filter_form,
         "forms": (start_form, filter_form),
         "jobs": _job_rows(jobs),
+        # What the sweep does with a job whose worker vanished (complications.exports.jobs).
+        "recovery": {
+            "minutes": -(-(settings.EXPORT_STALE_AFTER + 60) // 60),
+            "attempts": settings.EXPORT_MAX_ATTEMPTS,
+        },
         "exports_config": {
             "pollMs": 1000,
             "labels": {str(value): str(label) for value, label in ExportJob.Status.choices}

@@ -263,6 +263,17 @@ class ExportJob(models.Model):
     file = models.FileField(_("file"), upload_to="exports/", blank=True, default="")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        _("attempts"), default=0, help_text=_("How many times a worker has started this job.")
+    )
+    heartbeat_at = models.DateTimeField(
+        _("last sign of life"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Running: when its worker last wrote. Queued: when it was last sent to the broker."
+        ),
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -650,3 +661,21 @@ class OutcomeTermMonth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.unit}s with {self.term_id or self.soc} in {self.month:%Y-%m}"
+
+
+class StatsChange(models.Model):
+    """One committed change of the statistics; the live version is the sum of ``n``.
+
+    Each clinical write inserts a row in its own transaction (inserts never wait on
+    each other), so the version moves exactly when the write becomes visible, whatever
+    the cache is doing. ``complications.live.stats_changes_compact`` folds the rows into
+    one, keeping the sum.
+    """
+
+    n = models.PositiveBigIntegerField(default=1)
+
+    class Meta:
+        verbose_name = _("statistics change")
+
+    def __str__(self) -> str:
+        return f"+{self.n}"

@@ -278,7 +278,7 @@ def _save(
     if covered is not None:
         event.fractures.set(covered)
     outcomes_refresh(procedure_ids=[event.procedure_id])
-    transaction.on_commit(bump_stats_version)
+    bump_stats_version()
     return event
 
 
@@ -441,7 +441,7 @@ def complications_rederive(*, events: Iterable[ComplicationEvent], field: str | 
     if errors:
         raise ValidationError(errors)
     outcomes_refresh(procedure_ids=procedure_ids)
-    transaction.on_commit(bump_stats_version)
+    bump_stats_version()
     return count
 
 
@@ -484,10 +484,9 @@ def complications_regrade(*, events: Iterable[ComplicationEvent] | None = None) 
                 ) != before:
                     event.save()
                     outcomes_refresh(procedure_ids=[event.procedure_id])
+                    bump_stats_version()
                     counts["changed"] += 1
                     counts["grades_changed"] += event.auto_grade != before[0]
         except ValidationError:
             counts["failed"] += 1
-    if counts["changed"]:
-        bump_stats_version()
     return counts

@@ -82,7 +82,8 @@ def outcomes_months(*, procedure_ids: list[int]) -> set[tuple[int, date]]:
 
 @hook
 def stats_changed() -> None:
-    """Tell open dashboards that the figures changed (called once committed)."""
+    """Tell open dashboards that the figures changed: called inside the write's transaction,
+    so the change becomes visible with the write (and rolls back with it)."""
 
 
 @hook

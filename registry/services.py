@@ -69,11 +69,11 @@ def clinical_change(
     *, procedure_ids: Iterable[int] = (), months: Iterable[tuple[int, date]] = ()
 ) -> None:
     """After a clinical write, inside its transaction: bring the outcome summary of
-    the procedures it touched up to date, and tell open dashboards once committed.
+    the procedures it touched up to date, and move the dashboards' version with it.
     (Public for the admin, whose forms write with the ORM.)"""
     ids = [pk for pk in procedure_ids if pk is not None]
     hooks.outcomes_refresh(procedure_ids=ids, months=months)
-    transaction.on_commit(hooks.stats_changed)
+    hooks.stats_changed()
 
 
 def _localise_starts(procedures: models.QuerySet[Procedure]) -> list[int]:

@@ -226,17 +226,55 @@ SPECTACULAR_SETTINGS = {
 # Celery: Redis when CELERY_BROKER_URL is set; otherwise tasks run in-process
 # (eagerly) so the embedded registry needs no broker.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
+# Nothing in the registry reads a task's result (jobs report through their database rows),
+# so no task stores one and publishing never touches a result backend: with a Redis
+# backend configured, each ``.delay()`` would subscribe to its result channel first, and
+# hold the request about 19 s (the backend's own retries) whenever Redis is down. A
+# backend named here is only used by who asks for a result explicitly (the test worker).
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "")
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", CELERY_BROKER_URL == "memory://")
 CELERY_TASK_EAGER_PROPAGATES = True
+# A message leaves the queue only once its task has finished (acks_late), so a worker that
+# vanishes (killed, out of memory, machine gone) leaves it to be delivered again: by Redis
+# after the visibility timeout below, at once when a prefork child dies under a live
+# parent (reject_on_worker_lost). Every task is safe to run twice. Export jobs do not rely
+# on either: their heartbeat and the sweep (EXPORT_* below) decide from the database, and a
+# redelivered message finds its job running elsewhere, done, failed or re-queued.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# A broker outage must not hang a web request: publishing retries a few times within
-# about a second, then ``.delay()`` raises (see docs/operations.md for what is deferred).
-# A worker that starts before the broker keeps retrying until it is there.
+# Export jobs (complications.exports.jobs): a running job writes a heartbeat at least every
+# EXPORT_HEARTBEAT_EVERY seconds; one silent for EXPORT_STALE_AFTER seconds lost its worker,
+# and the sweep (every minute) re-queues it, up to EXPORT_MAX_ATTEMPTS attempts, then fails
+# it. A queued job never sent (broker down) is sent EXPORT_REQUEUE_AFTER seconds after its
+# creation; one sent but still queued after EXPORT_RESEND_AFTER (the visibility timeout
+# below) is sent again.
+EXPORT_HEARTBEAT_EVERY = env_int("EXPORT_HEARTBEAT_EVERY", 10)
+EXPORT_STALE_AFTER = env_int("EXPORT_STALE_AFTER", 120)
+EXPORT_MAX_ATTEMPTS = env_int("EXPORT_MAX_ATTEMPTS", 3)
+EXPORT_REQUEUE_AFTER = env_int("EXPORT_REQUEUE_AFTER", 60)
+EXPORT_RESEND_AFTER = 600
+# A broker outage must not hang a web request: an export request publishes once, without
+# retries (complications.exports.jobs._enqueue), and gives up after the connect timeout;
+# other publishers retry a few times within about a second. A worker that starts before
+# the broker keeps retrying until it is there.
+# The visibility timeout (how long Redis waits for the acknowledgement of a delivered
+# message before handing it to another worker) matches the jobs: longer than the longest
+# retry countdown (300 s) so no waiting retry is delivered twice, and long enough
+# (EXPORT_STALE_AFTER + the sweep's minute, with margin) that the database sweep has
+# already re-queued a lost export when Redis redelivers its message (which then does
+# nothing). Redis's default is one hour: a lost task of another kind waited that long.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A publisher (a web request) connects once: kombu's default retried every 2 s for 4 s,
+    # which held each export request 6 s during an outage. A worker's own reconnection loop
+    # (CELERY_BROKER_CONNECTION_RETRY*) is not bounded by it.
+    "max_retries": 0,
+    "socket_connect_timeout": 1,
+    "socket_timeout": 5,
+    "visibility_timeout": EXPORT_RESEND_AFTER,
+}
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
@@ -258,10 +296,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "complications.tasks.quality_check_all",
         "schedule": crontab(minute=20),
     },
-    # Export jobs created while the broker was down are sent again once it is back.
-    "export-requeue": {
-        "task": "complications.tasks.export_requeue_stale",
-        "schedule": crontab(minute="*/2"),
+    # Export jobs: re-queue or fail those whose worker vanished (stale heartbeat), send those
+    # created while the broker was down, delete dead attempts' temporary files.
+    "export-sweep": {
+        "task": "complications.tasks.export_sweep",
+        "schedule": crontab(minute="*"),
     },
 }
 

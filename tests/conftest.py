@@ -132,9 +132,9 @@ def _fast_password_hashing() -> None:
 
 @pytest.fixture(autouse=True)
 def _empty_cache() -> None:
-    """Cached statistics are keyed on department ids, which repeat from test to test, and a
-    test's writes are rolled back before their after-commit version bump: start each test with
-    an empty cache so that no result leaks from one test into another."""
+    """Cached statistics are keyed on department ids and the version, which both repeat from
+    test to test (a test's writes, and their version bumps, are rolled back): start each test
+    with an empty cache so that no result leaks from one test into another."""
     from django.core.cache import cache
 
     cache.clear()
@@ -269,7 +269,11 @@ def celery_worker(transactional_db):
 
     def run(task, *args, timeout: float = 60, **kwargs):
         with app.connection_for_write(url) as conn:
-            sent = task.apply_async(args=args, kwargs=kwargs, queue=queue, connection=conn)
+            # The registry stores no task results (CELERY_TASK_IGNORE_RESULT); this call asks
+            # for one, which the worker writes to its CELERY_RESULT_BACKEND below.
+            sent = task.apply_async(
+                args=args, kwargs=kwargs, queue=queue, connection=conn, ignore_result=False
+            )
         result = AsyncResult(sent.id, backend=backend, app=app)
         deadline = time.monotonic() + timeout
         while True:

@@ -4,7 +4,8 @@ and the background export jobs that write them to files.
 Each format is an exporter class in the registry (``base``), looked up by its
 identifier (an ``ExportJob.Format`` value): the API, the pages and the job
 service never branch on a format. No HTTP here: the API and the pages stream
-an exporter or create a job, the Celery task calls ``export_job_run``.
+an exporter or create a job, the Celery task claims and writes a job
+(``export_job_claim``, ``export_job_write``).
 
 - ``selection``: what an export covers (the statistics' own selection);
 - ``tables``: the two tables' columns and row rules, shared by every format;
@@ -26,10 +27,12 @@ from complications.exports.csv import table_csv
 from complications.exports.fhir import MEDDRA, REGISTRY_FHIR
 from complications.exports.jobs import (
     export_filename,
+    export_job_claim,
     export_job_create,
     export_job_fail,
     export_job_run,
-    export_jobs_requeue,
+    export_job_write,
+    export_jobs_sweep,
 )
 from complications.exports.selection import EXPORT_DATA, Selection
 from complications.exports.tables import CASE_COLUMNS, CHUNK, COMPLICATION_COLUMNS
@@ -45,9 +48,11 @@ __all__ = [
     "Selection",
     "export_filename",
     "export_job_create",
+    "export_job_claim",
     "export_job_fail",
     "export_job_run",
-    "export_jobs_requeue",
+    "export_job_write",
+    "export_jobs_sweep",
     "exporter_class",
     "exporter_for",
     "formats",

@@ -1,6 +1,6 @@
 /* Live complication dashboard.
  *
- * Polls the statistics version twice a second (one cache read on the server) and
+ * Polls the statistics version twice a second (one small database query on the server) and
  * refetches the rates and chart data only when it changed, so a complication
  * recorded anywhere shows up on every open dashboard within a second without
  * recomputing the rates for each poll (the poll interval is most of that

@@ -251,7 +251,7 @@ class TestFailures:
         def broker_down(*args, **kwargs):
             raise ConnectionError("Error 111 connecting to redis:6379")
 
-        monkeypatch.setattr(export_run, "delay", broker_down)
+        monkeypatch.setattr(export_run, "apply_async", broker_down)
         job = start(api_client_for(head), django_capture_on_commit_callbacks, {"format": "csv"})
         assert (job["status"], job["error"]) == (
             "failed",

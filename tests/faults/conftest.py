@@ -1,0 +1,1 @@
+from tests.faults.services import celery_restored, redis_server, start_worker  # noqa: F401
