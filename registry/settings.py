@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     # Before anything reads a body (CSRF reads forms): an oversized one is a 413 to JSON clients.
     "registry.api.parsers.BodySizeLimitMiddleware",
+    # An exception escaping an API view: JSON 503 (+ Retry-After) for a dependency, else 500.
+    "registry.api.errors.ApiErrorMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "registry.locale.ProfileLanguageMiddleware",
@@ -257,6 +259,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "quality-check": {
         "task": "complications.tasks.quality_check_all",
         "schedule": crontab(minute=20),
+    },
+    # The stored answers of idempotent writes (Idempotency-Key, form tokens) live a day.
+    "idempotency-cleanup": {
+        "task": "registry.tasks.idempotency_cleanup",
+        "schedule": crontab(minute=40),
     },
     # Export jobs created while the broker was down are sent again once it is back.
     "export-requeue": {

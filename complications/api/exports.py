@@ -36,6 +36,7 @@ from complications import exports
 from complications.api.stats import CohortQuerySerializer
 from complications.models import ExportJob
 from registry.api.schema import RegistryAutoSchema
+from registry.idempotency import idempotent
 from registry.scoping import visible_departments
 
 
@@ -269,6 +270,7 @@ class ExportJobListCreateView(_OwnJobs, generics.ListCreateAPIView):
             403: OpenApiResponse(description="Not allowed to export (needs registry.export_data)."),
         },
     )
+    @idempotent
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
