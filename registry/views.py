@@ -78,7 +78,7 @@ def health(request: HttpRequest) -> JsonResponse:
 
 @login_not_required
 @require_GET
-def health_live(request: HttpRequest) -> JsonResponse:
+def liveness(request: HttpRequest) -> JsonResponse:
     """Liveness: the process answers; no dependency is consulted."""
     response = JsonResponse({"status": "ok"})
     response["Cache-Control"] = "no-store"

@@ -123,7 +123,9 @@ class TestApiKey:
 @pytest.mark.django_db
 def test_the_cleanup_deletes_the_answers_older_than_a_day(api):
     api.post(PATIENTS, patient_body(), format="json", HTTP_IDEMPOTENCY_KEY="old")
-    api.post(PATIENTS, patient_body(registry_id="PIG-002"), format="json", HTTP_IDEMPOTENCY_KEY="new")
+    api.post(
+        PATIENTS, patient_body(registry_id="PIG-002"), format="json", HTTP_IDEMPOTENCY_KEY="new"
+    )
     IdempotencyRecord.objects.filter(key="old").update(
         created_at=timezone.now() - IDEMPOTENCY_TTL - timedelta(minutes=1)
     )
