@@ -5,30 +5,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('complications', '0009_complication_death_is_grade_5'),
+        ("complications", "0009_complication_death_is_grade_5"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='complicationevent',
-            name='description',
-            field=models.TextField(blank=True, default='', max_length=4000, validators=[django.core.validators.MaxLengthValidator(4000)], verbose_name='description'),
+            model_name="complicationevent",
+            name="description",
+            field=models.TextField(
+                blank=True,
+                default="",
+                max_length=4000,
+                validators=[django.core.validators.MaxLengthValidator(4000)],
+                verbose_name="description",
+            ),
         ),
         migrations.AlterField(
-            model_name='complicationevent',
-            name='override_reason',
-            field=models.TextField(blank=True, default='', max_length=2000, validators=[django.core.validators.MaxLengthValidator(2000)], verbose_name='override reason'),
+            model_name="complicationevent",
+            name="override_reason",
+            field=models.TextField(
+                blank=True,
+                default="",
+                max_length=2000,
+                validators=[django.core.validators.MaxLengthValidator(2000)],
+                verbose_name="override reason",
+            ),
         ),
         migrations.AlterField(
-            model_name='historicalcomplicationevent',
-            name='description',
-            field=models.TextField(blank=True, default='', max_length=4000, validators=[django.core.validators.MaxLengthValidator(4000)], verbose_name='description'),
+            model_name="historicalcomplicationevent",
+            name="description",
+            field=models.TextField(
+                blank=True,
+                default="",
+                max_length=4000,
+                validators=[django.core.validators.MaxLengthValidator(4000)],
+                verbose_name="description",
+            ),
         ),
         migrations.AlterField(
-            model_name='historicalcomplicationevent',
-            name='override_reason',
-            field=models.TextField(blank=True, default='', max_length=2000, validators=[django.core.validators.MaxLengthValidator(2000)], verbose_name='override reason'),
+            model_name="historicalcomplicationevent",
+            name="override_reason",
+            field=models.TextField(
+                blank=True,
+                default="",
+                max_length=2000,
+                validators=[django.core.validators.MaxLengthValidator(2000)],
+                verbose_name="override reason",
+            ),
         ),
     ]
