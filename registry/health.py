@@ -50,7 +50,7 @@ def check_broker() -> dict[str, Any]:
         return {"status": NOT_CONFIGURED}
     from registry.celery import app
 
-    with app.connection_for_write() as conn:
+    with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
     return {"status": OK}
 
