@@ -20,4 +20,5 @@ RUN DEBUG=false SECRET_KEY=build-only python manage.py collectstatic --noinput \
     && chown -R registry /app/var
 USER registry
 EXPOSE 8000
-CMD ["gunicorn", "registry.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Behind nginx (deploy/nginx.conf), never published directly: see docs/deployment.md.
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "registry.wsgi:application"]

@@ -32,7 +32,7 @@ from complications.services import (
 )
 from registry.forms import Conflict, add_service_errors
 from registry.models import Procedure
-from registry.views import procedure_for, procedure_zone
+from registry.views import procedure_for, procedure_zone, save_once
 
 TERM_RESULTS = 15
 SEVERITY_LABELS = {"minor": gettext_lazy("minor"), "major": gettext_lazy("major")}
@@ -118,14 +118,21 @@ def _save_complication(
     """
     # None ticked: all the procedure's fractures (an edit too, not "unchanged").
     fractures = list(form.cleaned_data["fractures"])
+    target = reverse("case-detail", args=[procedure.pk]) + "#complications"
     try:
-        if event is None:
-            complication_record(
-                procedure=procedure,
-                fractures=fractures,
-                actor=request.user,
-                **form.service_kwargs(),
-            )
+        if event is None:  # once per the form's one-time token: a resubmission saves nothing
+
+            def write() -> str:
+                complication_record(
+                    procedure=procedure,
+                    fractures=fractures,
+                    actor=request.user,
+                    **form.service_kwargs(),
+                )
+                messages.success(request, _("Complication saved."))
+                return target
+
+            return HttpResponseRedirect(save_once(request, form, write) or target)
         else:
             with transaction.atomic():
                 locked = get_object_or_404(
@@ -141,7 +148,7 @@ def _save_complication(
         add_service_errors(form, error)
         return None
     messages.success(request, _("Complication saved."))
-    return HttpResponseRedirect(reverse("case-detail", args=[procedure.pk]) + "#complications")
+    return HttpResponseRedirect(target)
 
 
 @permission_required("complications.add_complicationevent", raise_exception=True)

@@ -26,6 +26,7 @@ from registry.forms import (
     VersionedForm,
     _blank,
 )
+from registry.idempotency import OnceForm
 from registry.models import Fracture
 
 ONSET_KINDS = [
@@ -69,7 +70,7 @@ def term_checklist(term: CtcaeTerm) -> dict[int, list[str]]:
     return ctcae.checklist(core_term(term))
 
 
-class ComplicationForm(VersionedForm):
+class ComplicationForm(OnceForm, VersionedForm):
     """A complication as the clinician sees it: a term, the facts, the onset; no typed grade."""
 
     term = forms.CharField(
@@ -161,7 +162,10 @@ class ComplicationForm(VersionedForm):
         choices=_blank(_("no: keep the derived grade")) + [(str(g), str(g)) for g in range(1, 6)],
     )
     override_reason = forms.CharField(
-        label=_("Reason for the override"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Reason for the override"),
+        required=False,
+        max_length=ComplicationEvent._meta.get_field("override_reason").max_length,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     outcome = forms.ChoiceField(
         label=_("Outcome"), required=False, choices=_blank() + list(Outcome.choices)
@@ -170,7 +174,10 @@ class ComplicationForm(VersionedForm):
         label=_("Relatedness"), required=False, choices=_blank() + list(Relatedness.choices)
     )
     description = forms.CharField(
-        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Description"),
+        required=False,
+        max_length=ComplicationEvent._meta.get_field("description").max_length,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def __init__(self, *args: Any, fractures: QuerySet[Fracture], **kwargs: Any) -> None:

@@ -15,6 +15,7 @@ schema readable top to bottom, in the order of its migrations.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -107,7 +108,13 @@ class ComplicationEvent(models.Model):
     facts = models.JSONField(_("recorded facts"), default=dict, blank=True)
     auto_grade = models.PositiveSmallIntegerField(_("automatic grade"))
     grade_override = models.PositiveSmallIntegerField(_("grade override"), null=True, blank=True)
-    override_reason = models.TextField(_("override reason"), blank=True, default="")
+    override_reason = models.TextField(
+        _("override reason"),
+        max_length=2000,
+        validators=[MaxLengthValidator(2000)],
+        blank=True,
+        default="",
+    )
     grade = models.GeneratedField(
         expression=Coalesce("grade_override", "auto_grade"),
         output_field=models.PositiveSmallIntegerField(),
@@ -125,7 +132,13 @@ class ComplicationEvent(models.Model):
     relatedness = models.CharField(
         _("relatedness"), max_length=12, choices=Relatedness.choices, blank=True, default=""
     )
-    description = models.TextField(_("description"), blank=True, default="")
+    description = models.TextField(
+        _("description"),
+        max_length=4000,
+        validators=[MaxLengthValidator(4000)],
+        blank=True,
+        default="",
+    )
     outcome_facts = models.JSONField(
         _("outcome facts (CIRSE/SIR)"),
         default=dict,

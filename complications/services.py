@@ -178,10 +178,24 @@ def _check_outcome(event: ComplicationEvent, *, grade: int, errors: dict[str, li
     errors.setdefault("outcome", []).append(message % {"outcome": outcome, "grade": grade})
 
 
+# The free-text fields a user writes; their length limits are the model's (max_length).
+TEXT_FIELDS = ("specify", "override_reason", "description")
+
+
+def _text_length_errors(event: ComplicationEvent) -> dict[str, list[str]]:
+    """Each free-text field longer than its limit, named (whatever door the write came in by)."""
+    others = [f.name for f in ComplicationEvent._meta.fields if f.name not in TEXT_FIELDS]
+    try:
+        event.clean_fields(exclude=others)
+    except ValidationError as exc:
+        return dict(exc.message_dict)
+    return {}
+
+
 def complication_derive(event: ComplicationEvent) -> None:
     """Set every derived field of ``event`` from its facts, term, onset and procedure."""
     procedure = event.procedure
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = _text_length_errors(event)
     try:
         result = _grade(event.term, event.facts, sex=procedure.patient.sex)
     except ValidationError as exc:

@@ -26,11 +26,13 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from registry.idempotency import OnceForm
 from registry.models import (
     Aetiology,
     Anesthesia,
     ContactKind,
     Department,
+    FollowUp,
     Fracture,
     FractureType,
     Guidance,
@@ -207,7 +209,7 @@ class VersionedForm(forms.Form):
 # --- the case: patient + procedure + fractures -------------------------------------------------
 
 
-class CaseForm(forms.Form):
+class CaseForm(OnceForm):
     """Patient (found by registry id in the department, or created) and procedure, in one form."""
 
     department = forms.ModelChoiceField(label=_("Department"), queryset=Department.objects.none())
@@ -329,7 +331,7 @@ class FractureChoiceField(forms.ModelMultipleChoiceField):
         return str(obj)
 
 
-class FollowUpForm(forms.Form):
+class FollowUpForm(OnceForm):
     contact_at = forms.DateTimeField(label=_("Contact"), widget=LocalDateTimeInput())
     kind = forms.ChoiceField(label=_("Kind"), choices=ContactKind.choices)
     fractures = FractureChoiceField(
@@ -339,7 +341,10 @@ class FollowUpForm(forms.Form):
         help_text=_("None ticked = all the procedure's fractures."),
     )
     notes = forms.CharField(
-        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Notes"),
+        required=False,
+        max_length=FollowUp._meta.get_field("notes").max_length,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def __init__(self, *args: Any, fractures: QuerySet[Fracture], **kwargs: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -291,7 +291,9 @@ class FollowUp(models.Model):
     )
     contact_at = models.DateTimeField(_("contact at"))
     kind = models.CharField(_("kind"), max_length=10, choices=ContactKind.choices)
-    notes = models.TextField(_("notes"), blank=True, default="")
+    notes = models.TextField(
+        _("notes"), max_length=4000, validators=[MaxLengthValidator(4000)], blank=True, default=""
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords(m2m_fields=[fractures])
 
@@ -348,3 +350,34 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a write sent with an ``Idempotency-Key`` (API) or a form's one-time
+    token, so that a retry gets that answer again instead of writing a second record.
+
+    Written in the same transaction as the write it answers (``registry.idempotency``): a
+    record exists exactly when the write committed. The unique constraint makes a concurrent
+    duplicate wait for the first transaction, then read its answer. Kept for
+    ``IDEMPOTENCY_TTL`` (a day), then deleted by the beat task ``idempotency_cleanup``.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=512)
+    # SHA-256 of the method, path, query string and body: the same key with another request
+    # is refused instead of answered with the first request's response.
+    request_hash = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField(null=True)
+    body = models.TextField(blank=True, default="")
+    headers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key}]"

@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     # Before anything reads a body (CSRF reads forms): an oversized one is a 413 to JSON clients.
     "registry.api.parsers.BodySizeLimitMiddleware",
+    # An exception escaping an API view: JSON 503 (+ Retry-After) for a dependency, else 500.
+    "registry.api.errors.ApiErrorMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "registry.locale.ProfileLanguageMiddleware",
@@ -301,6 +303,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "export-sweep": {
         "task": "complications.tasks.export_sweep",
         "schedule": crontab(minute="*"),
+    },
+    # The stored answers of idempotent writes (Idempotency-Key, form tokens) live a day.
+    "idempotency-cleanup": {
+        "task": "registry.tasks.idempotency_cleanup",
+        "schedule": crontab(minute=40),
     },
 }
 

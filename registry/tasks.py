@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
-from registry import roles
+from registry import idempotency, roles
 from registry.models import Department
 from registry.selectors import follow_up_worklists_by_department
 
@@ -81,3 +81,9 @@ def send_worklist_digests() -> int:
     if messages:
         get_connection().send_messages(messages)
     return len(messages)
+
+
+@shared_task(acks_late=True)
+def idempotency_cleanup() -> int:
+    """Forget the stored answers of idempotent writes older than a day (hourly, beat)."""
+    return idempotency.idempotency_cleanup()

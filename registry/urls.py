@@ -16,6 +16,8 @@ api_v1 = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("health/", views.health, name="health"),
+    path("health/live/", views.liveness, name="health-live"),
+    path("health/ready/", views.health, name="health-ready"),
     path("cases/", views.case_list, name="case-list"),
     path("cases/new/", views.case_create, name="case-create"),
     path("cases/<int:pk>/", views.case_detail, name="case-detail"),
@@ -67,3 +69,7 @@ urlpatterns += [
 ]
 
 handler404 = "registry.api.views.not_found"
+# JSON under /api/, Django's pages elsewhere (registry.api.errors).
+handler400 = "registry.api.errors.bad_request"
+handler403 = "registry.api.errors.permission_denied"
+handler500 = "registry.api.errors.server_error"

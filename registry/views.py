@@ -22,7 +22,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -43,6 +43,8 @@ from registry.forms import (
     WorklistFilterForm,
     add_service_errors,
 )
+from registry.health import readiness
+from registry.idempotency import submit_once
 from registry.models import Department, FollowUp, Language, Procedure, Profile
 from registry.scoping import scope_to_user, visible_departments
 from registry.selectors import follow_up_worklist, patient_search, procedure_search
@@ -64,10 +66,23 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_not_required
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    """Liveness and database readiness for load balancers and compose health checks."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
+    """Readiness: each dependency separately, 503 when a required one is down
+    (``registry.health``). ``/health/`` and ``/health/ready/`` answer the same."""
+    ready, body = readiness()
+    response = JsonResponse(body, status=200 if ready else 503)
+    response["Cache-Control"] = "no-store"
+    if not ready:
+        response["Retry-After"] = "5"
+    return response
+
+
+@login_not_required
+@require_GET
+def liveness(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers; no dependency is consulted."""
+    response = JsonResponse({"status": "ok"})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 # --- lists -------------------------------------------------------------------------------------
@@ -167,12 +182,19 @@ def case_create(request: HttpRequest) -> HttpResponse:
             form = CaseForm(request.POST, departments=departments)
             formset = FractureFormSet(request.POST, prefix="fractures")
             if form.is_valid() and formset.is_valid():
-                procedure = _save_case(form, formset)
-                if procedure is not None:
+
+                def write() -> str | None:
+                    procedure = _save_case(form, formset)
+                    if procedure is None:
+                        return None
                     messages.success(
                         request, _("Case of %(id)s saved.") % {"id": procedure.patient.registry_id}
                     )
-                    return redirect("case-detail", pk=procedure.pk)
+                    return reverse("case-detail", args=[procedure.pk])
+
+                location = save_once(request, form, write)
+                if location is not None:
+                    return redirect(location)
         else:
             form = CaseForm(
                 initial={
@@ -192,6 +214,20 @@ def case_create(request: HttpRequest) -> HttpResponse:
 
 
 # --- the case page: follow-ups, complications, timeline ----------------------------------------
+
+
+def save_once(request: HttpRequest, form: Any, write: Callable[[], str | None]) -> str | None:
+    """Save a create form at most once per its one-time token (``registry.idempotency``): a
+    second submission goes where the first one went, with a note instead of a second record."""
+    location, again = submit_once(
+        user=request.user,
+        token=form.cleaned_data.get("form_token", ""),
+        path=request.path,
+        write=write,
+    )
+    if again:
+        messages.info(request, _("This form was already submitted: the record was saved once."))
+    return location
 
 
 def safe_next(request: HttpRequest, default: str) -> str:
@@ -357,7 +393,8 @@ def follow_up_add(request: HttpRequest, pk: int) -> HttpResponse:
     with timezone.override(procedure_zone(procedure)):
         form = FollowUpForm(request.POST, fractures=procedure.fractures.all())
         if form.is_valid():
-            try:
+
+            def write() -> str:
                 follow_up_create(
                     procedure=procedure,
                     contact_at=form.cleaned_data["contact_at"],
@@ -365,11 +402,16 @@ def follow_up_add(request: HttpRequest, pk: int) -> HttpResponse:
                     fractures=list(form.cleaned_data["fractures"]) or None,
                     notes=form.cleaned_data["notes"],
                 )
+                messages.success(request, _("Follow-up contact recorded."))
+                return reverse("case-detail", args=[procedure.pk]) + "#follow-ups"
+
+            try:
+                location = save_once(request, form, write)
             except ValidationError as error:
                 add_service_errors(form, error)
             else:
-                messages.success(request, _("Follow-up contact recorded."))
-                return redirect(reverse("case-detail", args=[procedure.pk]) + "#follow-ups")
+                assert location is not None
+                return redirect(location)
         return _render_case(request, procedure, follow_up_form=form)
 
 

@@ -23,7 +23,7 @@ from registry import roles
 from registry.models import Department
 from tests import services
 
-SERVICE_MARKERS = ("postgres", "redis", "browser")
+SERVICE_MARKERS = ("postgres", "redis", "browser", "nginx")
 
 
 def _is_xdist_worker(config: pytest.Config) -> bool:

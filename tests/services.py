@@ -34,6 +34,11 @@ def chromium_path() -> str | None:
     return candidate if candidate and os.path.exists(candidate) else None
 
 
+def nginx_path() -> str | None:
+    candidate = shutil.which("nginx") or "/usr/sbin/nginx"
+    return candidate if os.path.exists(candidate) else None
+
+
 @cache
 def missing(service: str) -> str | None:
     """Why ``service`` cannot be used in this run, or None when it can."""
@@ -64,5 +69,9 @@ def missing(service: str) -> str | None:
             import playwright.sync_api  # noqa: F401
         except ImportError:
             return "needs the playwright Python package"
+        return None
+    if service == "nginx":
+        if nginx_path() is None:
+            return "needs nginx (the production proxy): apt-get install nginx-light"
         return None
     raise ValueError(service)

@@ -37,6 +37,7 @@ from complications.api.stats import CohortQuerySerializer, query_filters
 from complications.models import ExportJob
 from complications.stats.selection import department_visible
 from registry.api.schema import RegistryAutoSchema
+from registry.idempotency import idempotent
 from registry.scoping import visible_departments
 
 
@@ -261,6 +262,7 @@ class ExportJobListCreateView(_OwnJobs, generics.ListCreateAPIView):
             403: OpenApiResponse(description="Not allowed to export (needs registry.export_data)."),
         },
     )
+    @idempotent
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)

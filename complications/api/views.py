@@ -23,6 +23,7 @@ from registry.api.filters import IdFilter, department_filter
 from registry.api.parsers import BoundedJSONParser
 from registry.api.schema import RegistryAutoSchema
 from registry.api.viewsets import ETagRetrieveMixin, ServiceModelViewSet, service_errors_as_400
+from registry.idempotency import idempotent
 
 
 class ComplicationFilter(filters.FilterSet):
@@ -131,6 +132,7 @@ class GradingPreviewView(APIView):
             "no grade of the term are a 400 naming the grades the term has."
         ),
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         query = serializers.GradingPreviewSerializer(data=request.data)
         query.is_valid(raise_exception=True)

@@ -38,6 +38,18 @@ ETAG = OpenApiParameter(
     description="Version of the object in this response; send it back in `If-Match`.",
 )
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    name="Idempotency-Key",
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "A key of yours for this write (1-255 visible ASCII characters, a UUID for example). "
+        "Resent with the same request within a day, it returns the first answer (header "
+        "`Idempotent-Replayed: true`) instead of writing again; with another request, a 422."
+    ),
+)
+
 ERRORS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "Messages per field; `non_field_errors` for the record as a whole.",
@@ -67,7 +79,13 @@ class RegistryAutoSchema(AutoSchema):
                 parameters.append(IF_MATCH)
             if self.method != "DELETE":
                 parameters.append(ETAG)
+        if self.method == "POST" and self._idempotent():
+            parameters.append(IDEMPOTENCY_KEY)
         return parameters
+
+    def _idempotent(self) -> bool:
+        handler = getattr(self.view, self._action() or "post", None)
+        return bool(getattr(handler, "idempotent", False))
 
     def _component(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
         component = ResolvedComponent(
@@ -101,6 +119,19 @@ class RegistryAutoSchema(AutoSchema):
                     *detail,
                 ),
             )
+        if self.method == "POST" and self._idempotent():
+            responses.setdefault(
+                "422",
+                self._error("The Idempotency-Key was used for another request.", *detail),
+            )
+        responses.setdefault(
+            "503",
+            self._error(
+                "A dependency (database, cache, broker) is down: nothing was changed; retry "
+                "after `Retry-After` seconds (with the same Idempotency-Key).",
+                *detail,
+            ),
+        )
         responses.setdefault("401", self._error("Not authenticated.", *detail))
         responses.setdefault("403", self._error("Not allowed for this user's role.", *detail))
         if has_object:

@@ -23,6 +23,7 @@ from registry.api.parsers import BoundedJSONParser
 from registry.api.permissions import SuperuserWritesOnly
 from registry.api.schema import RegistryAutoSchema
 from registry.api.viewsets import ServiceModelViewSet
+from registry.idempotency import idempotent
 from registry.models import Department, FollowUp, Fracture, Patient, Procedure
 
 
@@ -49,6 +50,7 @@ class TokenView(ObtainAuthToken):
         },
         description="Exchange a username and password for the user's API token.",
     )
+    @idempotent  # anonymous: passes through (the same credentials give the same token)
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)
 

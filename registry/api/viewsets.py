@@ -8,6 +8,8 @@ does the write inside a transaction. What every resource needs is here once:
 - a service's ``django.core.exceptions.ValidationError`` becomes a 400 with
   ``{"field": ["message"]}``, and an ``IntegrityError`` (a race the service
   checks could not see) a 400 too, after the transaction rolled back;
+- the answer to a write is read back inside the write's transaction, so a committed write is
+  never answered with an error; POSTs honour ``Idempotency-Key`` (``registry.idempotency``);
 - every object response carries an ETag, and PUT/PATCH/DELETE honour
   ``If-Match`` under a row lock, so two clients editing the same version
   cannot both win.
@@ -36,6 +38,7 @@ from rest_framework.settings import api_settings
 from registry.api.parsers import BoundedJSONParser
 from registry.api.permissions import ClinicalModelPermissions
 from registry.api.schema import RegistryAutoSchema
+from registry.idempotency import idempotent
 from registry.scoping import scope_to_user
 from registry.services import record_delete
 
@@ -175,12 +178,20 @@ class ServiceModelViewSet(ETagRetrieveMixin, viewsets.ModelViewSet):
         check_if_match(self.request, etag_of(self.get_serializer(instance).data))
         return instance
 
+    def written_response(self, instance: Model, code: int) -> Response:
+        """The answer to a write, read back *inside* its transaction: once it commits, nothing
+        is left that can fail (a dropped connection before a re-read after the commit would
+        turn a stored write into an error, and a retry into a second record)."""
+        assert transaction.get_connection().in_atomic_block
+        return self.object_response(self._reloaded(instance), code)
+
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors_as_400(), transaction.atomic():
             instance = self.service_create(dict(serializer.validated_data))
-        return self.object_response(self._reloaded(instance), status.HTTP_201_CREATED)
+            return self.written_response(instance, status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         partial = kwargs.pop("partial", False)
@@ -193,7 +204,7 @@ class ServiceModelViewSet(ETagRetrieveMixin, viewsets.ModelViewSet):
                 if name in data and data[name] == getattr(instance, name):
                     del data[name]
             instance = self.service_update(instance, data)
-        return self.object_response(self._reloaded(instance), status.HTTP_200_OK)
+            return self.written_response(instance, status.HTTP_200_OK)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         with service_errors_as_400(), transaction.atomic():

@@ -216,6 +216,9 @@ def test_writes_document_if_match_and_412_and_object_responses_their_etag(schema
     assert "ETag" in item["get"]["responses"]["200"]["headers"]
     assert "ETag" in schema["paths"][RESOURCES[component]]["post"]["responses"]["201"]["headers"]
     assert {"400", "401", "403", "404"} <= set(item["patch"]["responses"])
+    create = schema["paths"][RESOURCES[component]]["post"]
+    assert ("header", "Idempotency-Key") in {(p["in"], p["name"]) for p in create["parameters"]}
+    assert {"422", "503"} <= set(create["responses"])
 
 
 def test_the_facts_object_lists_exactly_the_cores_keys_and_values(schema):

@@ -26,8 +26,9 @@ def test_the_login_page_is_public(client, db):
     assert b'name="password"' in response.content
 
 
-def test_the_health_check_is_public(client, db):
-    assert client.get("/health/").json() == {"status": "ok"}
+@pytest.mark.parametrize("url", ["/health/", "/health/live/", "/health/ready/"])
+def test_the_health_checks_are_public(client, db, url):
+    assert client.get(url).json()["status"] == "ok"
 
 
 def test_the_api_answers_401_not_a_redirect(client, db):
