@@ -54,15 +54,38 @@ class TestApiErrorsAreJson:
         assert response.status_code == 413
         assert "detail" in response.json()
 
-    def test_a_dependency_down_is_a_json_503_with_retry_after(self, api, dead_cache):
-        # The statistics read the live version from the cache, which is refused.
-        response = api.get("/api/v1/stats/version/")
+    def test_a_dependency_down_is_a_json_503_with_retry_after(self, api, department, monkeypatch):
+        # A broker that refuses connections, met by a view that needs it: the grading
+        # preview is made to publish, as a task-sending view would. (The database case
+        # runs against killed PostgreSQL backends in tests/faults/test_killed_backends.py.)
+        from kombu import Connection
+
+        from complications.api import views
+
+        location = f"redis://127.0.0.1:{_closed_port()}/0"
+
+        def publishes(**kwargs):
+            with Connection(location, connect_timeout=1) as conn:
+                conn.ensure_connection(max_retries=0)
+
+        monkeypatch.setattr(views.services, "grading_preview", publishes)
+        api.raise_request_exception = False
+        response = api.post(
+            "/api/v1/grading/preview/", {"term": f.WOUND_INFECTION[0], "facts": {}}, format="json"
+        )
         assert response.status_code == 503
         assert response["Content-Type"].startswith("application/json")
         assert int(response["Retry-After"]) > 0
         body = response.json()
-        assert body["dependency"] == "cache"
+        assert body["dependency"] == "broker"
         assert "detail" in body
+
+    def test_with_the_cache_down_the_statistics_answer_from_the_database(self, api, dead_cache):
+        # The live version is kept in the database, so the cache is not a dependency of the
+        # statistics: they are computed on each request while it is down.
+        response = api.get("/api/v1/stats/version/")
+        assert response.status_code == 200
+        assert response.json()["version"] >= 0
 
     def test_an_unexpected_error_is_a_json_500(self, api, department, monkeypatch):
         from complications.api import views
