@@ -219,8 +219,18 @@ class CaseForm(forms.Form):
         ),
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off"}),
     )
-    sex = forms.ChoiceField(label=_("Sex"), choices=_blank() + list(Sex.choices), required=False)
-    birth_date = forms.DateField(label=_("Birth date"), required=False, widget=DateInput())
+    sex = forms.ChoiceField(
+        label=_("Sex"),
+        choices=_blank() + list(Sex.choices),
+        required=False,
+        help_text=_("Needed for a new patient."),
+    )
+    birth_date = forms.DateField(
+        label=_("Birth date"),
+        required=False,
+        widget=DateInput(),
+        help_text=_("Needed for a new patient."),
+    )
     hospital_number = forms.CharField(
         label=_("Hospital number (optional)"),
         max_length=64,
