@@ -21,6 +21,7 @@ from complications import live, selectors
 from complications.api.stats import EARLIEST, LATEST
 from complications.ctcae.rates import percent, wilson_interval
 from complications.models import Window
+from registry.forms import PERIOD_REVERSED
 from registry.models import FractureType, Guidance, Site
 from registry.scoping import visible_departments
 from registry.views import safe_next
@@ -81,7 +82,7 @@ class StatsFilterForm(forms.Form):
                 })  # fmt: skip
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and start > end:
-            self.add_error("date_to", _("date_to is before date_from."))
+            self.add_error("date_to", PERIOD_REVERSED)
         return cleaned
 
     def filters(self) -> dict[str, Any]:

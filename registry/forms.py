@@ -41,6 +41,8 @@ from registry.models import (
 )
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+# A filter's period given backwards, in the words of its fields (every filter form and the API).
+PERIOD_REVERSED = _("The period ends (To) before it starts (From): swap the two dates.")
 
 
 def _blank(label: str = "") -> list[tuple[str, str]]:
@@ -494,6 +496,13 @@ class ListFilterForm(forms.Form):
     def __init__(self, *args: Any, departments: QuerySet[Department], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["department"].queryset = departments
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", PERIOD_REVERSED)
+        return data
 
     def filters(self) -> dict[str, Any]:
         """Valid filters only: an invalid one is shown as an error and ignored."""

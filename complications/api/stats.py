@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from complications import live
 from complications.models import Window
 from complications.selectors import UNITS
+from registry.forms import PERIOD_REVERSED
 from registry.models import FractureType, Guidance, Site
 from registry.scoping import visible_departments
 
@@ -79,7 +80,7 @@ class CohortQuerySerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "date_from" in attrs and "date_to" in attrs and attrs["date_from"] > attrs["date_to"]:
-            raise serializers.ValidationError({"date_to": [_("date_to is before date_from.")]})
+            raise serializers.ValidationError({"date_to": [PERIOD_REVERSED]})
         return attrs
 
 
