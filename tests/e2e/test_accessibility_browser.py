@@ -115,6 +115,8 @@ def test_no_serious_accessibility_finding_on_any_page_for_any_persona(
     with page.expect_navigation():
         page.keyboard.press("Enter")
     problems += axe.findings(page)
+    page.goto("/no-such-page/")  # the 404 page, in the site's layout
+    problems += axe.findings(page)
     login.close()
 
     for persona, paths in persona_pages(a_recorded_case).items():
