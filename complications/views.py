@@ -200,6 +200,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 live.cached_breakdown(user=request.user, unit=unit, **filters),
             ),
         )
+        # The axes say what they count (the grade chart counts units, not grades).
+        context["dashboard_config"]["labels"].update(
+            percentAxis=str(
+                _("%% of the %(unit)s at risk") % {"unit": str(UNIT_LABELS[unit]).lower()}
+            ),
+            countAxis=str(_("%(unit)s with a complication") % {"unit": UNIT_LABELS[unit]}),
+            quarter=str(_("Quarter of the procedure")),
+        )
     return render(request, "complications/dashboard.html", context)
 
 

@@ -181,7 +181,7 @@
     };
   }
 
-  const percentAxis = { beginAtZero: true, title: { display: true, text: labels.percent } };
+  const percentAxis = { beginAtZero: true, title: { display: true, text: labels.percentAxis || labels.percent } };
   const rateOptions = {
     responsive: true,
     maintainAspectRatio: false,
@@ -203,14 +203,17 @@
   }
 
   function drawCharts(breakdown) {
-    draw("chart-quarters", "line", quarterData(breakdown), rateOptions);
+    draw("chart-quarters", "line", quarterData(breakdown), Object.assign({}, rateOptions, {
+      scales: { y: percentAxis, x: { title: { display: Boolean(labels.quarter), text: labels.quarter } } },
+    }));
     draw("chart-types", "bar", groupData(breakdown.by_fracture_type), rateOptions);
     draw("chart-sites", "bar", groupData(breakdown.by_site), rateOptions);
     draw("chart-grades", "bar", gradeData(breakdown), {
       responsive: true,
       maintainAspectRatio: false,
       animation: false,
-      scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+      scales: { y: { beginAtZero: true, ticks: { precision: 0 },
+        title: { display: Boolean(labels.countAxis), text: labels.countAxis } } },
     });
   }
 
