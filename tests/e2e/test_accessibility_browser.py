@@ -17,7 +17,7 @@ import pytest
 from complications.services import complication_record
 from registry.services import follow_up_create
 from tests.e2e import axe
-from tests.e2e.test_case_entry_browser import a_case
+from tests.e2e.test_case_entry_browser import a_case, screenshot_dir
 
 pytestmark = pytest.mark.browser
 
@@ -224,3 +224,33 @@ def test_on_a_phone_the_case_page_reflows_and_the_live_grade_stays_in_view(
     assert panel is not None and field is not None
     assert panel["y"] >= -1 and panel["y"] + panel["height"] <= field["y"] + 1, (panel, field)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_screenshots_on_a_phone_and_in_french(open_page, radiologist, a_recorded_case, tmp_path):
+    """Phone (390x844) screenshots of case entry, a case page and the live grade, English and
+    French; ``SCREENSHOT_DIR=docs/screenshots`` refreshes the documentation's."""
+    out = screenshot_dir(tmp_path)
+    proc = a_recorded_case
+    for language in ("en", "fr"):
+        suffix = "" if language == "en" else "-fr"
+        page = open_page(
+            radiologist,
+            locale={"en": "en-GB", "fr": "fr-FR"}[language],
+            viewport=PHONE,
+            extra_http_headers={"Accept-Language": language},
+        )
+        page.goto("/cases/new/")
+        page.screenshot(path=out / f"case-form{suffix}-390x844.png", full_page=True)
+        page.goto(f"/cases/{proc.pk}/")
+        page.screenshot(path=out / f"case-page{suffix}-390x844.png", full_page=True)
+        page.goto(f"/cases/{proc.pk}/complications/new/")
+        page.keyboard.type("plaie" if language == "fr" else "wound inf")
+        expect(page.locator("#term-options [role=option]").first).to_be_visible()
+        page.keyboard.press("Enter")
+        page.locator("#id_intervention").select_option("iv")
+        expect(page.locator("#grade-value")).to_have_text("3")
+        page.locator("#id_outcome").scroll_into_view_if_needed()
+        page.screenshot(path=out / f"complication-live-grade{suffix}-390x844.png")
+        page.close()
+    for name in ("case-form-390x844.png", "case-page-fr-390x844.png"):
+        assert (out / name).stat().st_size > 10_000
