@@ -225,7 +225,8 @@ def complication_preview(request: HttpRequest, pk: int) -> JsonResponse:
             result["grades_available"] = list(core_term(term).grades_available)
             try:
                 graded = grading_text.in_active_language(
-                    grading_preview(term=term.code, facts=form.facts(), sex=procedure.patient.sex)
+                    grading_preview(term=term.code, facts=form.facts(), sex=procedure.patient.sex),
+                    term=term,
                 )
             except ValidationError as error:
                 errors.setdefault("facts", []).extend(error.message_dict.get("facts", []))

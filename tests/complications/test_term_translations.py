@@ -114,3 +114,18 @@ def test_a_faulty_file_loads_nothing(db, tmp_path, content, words):
     with pytest.raises(CommandError, match=words):
         call_command("ctcae_translations_load", str(source), "--language", "fr")
     assert CtcaeTermTranslation.objects.count() == before
+
+
+def test_the_rationale_quotes_the_clauses_in_french(as_radiologist, department):
+    proc = factories.procedure(factories.patient(department))
+    factories.fracture(proc)
+    complication_record(
+        procedure=proc,
+        term=WOUND_INFECTION,
+        facts={"intervention": "iv"},
+        onset_at=proc.ended_at + timedelta(days=3),
+    )
+    page = as_radiologist.get(f"/cases/{proc.pk}/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Antibiotique, antifongique ou antiviral IV indiqué" in page
+    # What is stored stays the official English.
+    assert "IV antibiotic" in proc.complications.get().grade_rationale

@@ -244,7 +244,7 @@ def test_screenshots_on_a_phone_and_in_french(open_page, radiologist, a_recorded
         page.goto(f"/cases/{proc.pk}/")
         page.screenshot(path=out / f"case-page{suffix}-390x844.png", full_page=True)
         page.goto(f"/cases/{proc.pk}/complications/new/")
-        page.keyboard.type("plaie" if language == "fr" else "wound inf")
+        page.keyboard.type("infection de plaie" if language == "fr" else "wound inf")
         expect(page.locator("#term-options [role=option]").first).to_be_visible()
         page.keyboard.press("Enter")
         page.locator("#id_intervention").select_option("iv")
