@@ -63,6 +63,15 @@ def names_by_code(codes: Iterable[str], language: str | None = None) -> dict[str
     return dict(rows.values_list("term_id", "name"))
 
 
+def names_in_language(language: str | None = None) -> dict[str, str]:
+    """Every translated term name of the language (code -> name; empty in English)."""
+    language = language or active_language()
+    if language == "en":
+        return {}
+    rows = CtcaeTermTranslation.objects.filter(language=language)
+    return dict(rows.values_list("term_id", "name"))
+
+
 def search(query: str) -> QuerySet[CtcaeTerm]:
     """Terms whose English or translated name contains ``query`` (any language)."""
     return CtcaeTerm.objects.filter(

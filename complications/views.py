@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from complications import live, selectors
+from complications import live, selectors, term_translations
 from complications.api.stats import EARLIEST, LATEST
 from complications.ctcae.rates import percent, wilson_interval
 from complications.models import Window
@@ -200,6 +200,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 live.cached_breakdown(user=request.user, unit=unit, **filters),
             ),
         )
+        # Term names in the reader's language where translated (the live script uses the map).
+        names = term_translations.names_in_language()
+        context["by_term"] = [
+            {**row, "term_shown": names.get(row["term"], row["term_name"])}
+            for row in rates["by_term"]
+        ]
+        context["dashboard_config"]["termNames"] = names
         # The axes say what they count (the grade chart counts units, not grades).
         context["dashboard_config"]["labels"].update(
             percentAxis=str(

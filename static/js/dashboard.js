@@ -81,12 +81,15 @@
 
   // A screw-fixation event's row: its label, then its export code and the "Other, specify"
   // term it is recorded under (as the server renders it).
+  const termNames = config.termNames || {};
+  const termName = (row) => termNames[row.term] || row.term_name;
+
   function termCell(row) {
-    if (!row.pigsf_event) return cell(row.term_name);
+    if (!row.pigsf_event) return cell(termName(row));
     const td = cell(row.pigsf_event_label);
     const small = document.createElement("small");
     small.className = "d-block text-body-secondary";
-    small.textContent = row.pigsf_event + " · " + row.term_name;
+    small.textContent = row.pigsf_event + " · " + termName(row);
     td.append(small);
     return td;
   }

@@ -129,3 +129,22 @@ def test_the_rationale_quotes_the_clauses_in_french(as_radiologist, department):
     assert "Antibiotique, antifongique ou antiviral IV indiqué" in page
     # What is stored stays the official English.
     assert "IV antibiotic" in proc.complications.get().grade_rationale
+
+
+def test_the_dashboard_names_the_terms_in_french(client, head, department):
+    proc = factories.procedure(factories.patient(department))
+    factories.fracture(proc)
+    complication_record(
+        procedure=proc,
+        term=WOUND_INFECTION,
+        facts={"intervention": "iv"},
+        onset_at=proc.ended_at + timedelta(days=3),
+    )
+    client.force_login(head)
+    french = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert [row["term_shown"] for row in french.context["by_term"]] == ["Infection de plaie"]
+    assert french.context["dashboard_config"]["termNames"][WOUND_INFECTION] == (
+        "Infection de plaie"
+    )
+    english = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="en")
+    assert [row["term_shown"] for row in english.context["by_term"]] == ["Wound infection"]
