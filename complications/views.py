@@ -21,7 +21,7 @@ from complications import live, selectors, term_translations
 from complications.api.stats import EARLIEST, LATEST
 from complications.ctcae.rates import percent, wilson_interval
 from complications.models import Window
-from registry.forms import PERIOD_REVERSED
+from registry.forms import PERIOD_REVERSED, DateInput
 from registry.models import FractureType, Guidance, Site
 from registry.scoping import visible_departments
 from registry.views import safe_next
@@ -42,12 +42,8 @@ class StatsFilterForm(forms.Form):
     department = forms.TypedChoiceField(
         label=_("Department"), coerce=int, required=False, empty_value=None
     )
-    date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = forms.DateField(label=_("From"), required=False, widget=DateInput())
+    date_to = forms.DateField(label=_("To"), required=False, widget=DateInput())
     fracture_type = forms.ChoiceField(
         label=_("Fracture type"), choices=[("", _("All")), *FractureType.choices], required=False
     )

@@ -469,3 +469,26 @@ def test_a_new_patient_s_needed_fields_are_marked(as_radiologist):
     page = as_radiologist.get(reverse("case-create")).content.decode()
     assert page.count("Needed for a new patient.") == 2
     assert "Fields marked * are required" in page
+
+
+def test_in_french_dates_are_typed_day_first_without_am_pm(as_radiologist, department):
+    page = as_radiologist.get(reverse("case-create"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert 'type="text" name="birth_date"' in page and 'placeholder="jj/mm/aaaa"' in page
+    assert 'placeholder="jj/mm/aaaa hh:mm"' in page and "datetime-local" not in page
+    response = as_radiologist.post(
+        reverse("case-create"),
+        case_data(
+            department,
+            birth_date="04/03/1950",
+            started_at="02/06/2025 09:15",
+            ended_at="02/06/2025 10:40",
+        ),
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    procedure = Procedure.objects.get()
+    assert str(procedure.patient.birth_date) == "1950-03-04"
+    assert procedure.started_at.astimezone(PARIS).strftime("%Y-%m-%d %H:%M") == "2025-06-02 09:15"
+    # In English the browser's own pickers, read in ISO 8601.
+    english = as_radiologist.get(reverse("case-create"), HTTP_ACCEPT_LANGUAGE="en").content
+    assert b'type="date" name="birth_date"' in english and b"datetime-local" in english
