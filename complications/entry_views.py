@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from complications import ctcae, grading_text
+from complications import ctcae, grading_text, term_translations
 from complications.ctcae.pigsf import events_for, specify_text
 from complications.forms import ComplicationForm, term_checklist, term_label
 from complications.models import ComplicationEvent, CtcaeTerm, Window
@@ -30,6 +30,7 @@ from complications.services import (
     core_term,
     grading_preview,
 )
+from complications.term_translations import clause_labels, grade_texts, term_name
 from registry.forms import Conflict, add_service_errors
 from registry.models import Procedure
 from registry.views import procedure_for, procedure_zone, save_once
@@ -43,15 +44,17 @@ def _term_json(term: CtcaeTerm) -> dict[str, Any]:
     core = core_term(term)
     return {
         "code": term.code,
-        "term": term.name,
+        "term": term_name(term),
         "soc": term.soc,
         "label": term_label(term),
         "other_specify": core.is_other_specify,
         # the screw-fixation events recorded under this "Other, specify" term; free text stays
         "specify_options": [specify_text(event) for event in events_for(term.code)],
-        "grades": {str(g): text for g, text in term.grades.items()},
+        "grades": {str(g): text for g, text in grade_texts(term).items()},
         "grades_available": list(core.grades_available),
         "checklist": [[g, clauses] for g, clauses in sorted(term_checklist(term).items())],
+        # what a checkbox says (translated where the department did); its value stays English
+        "clause_labels": clause_labels(term),
     }
 
 
@@ -64,9 +67,10 @@ def _complication_page(
 ) -> HttpResponse:
     term = form.term_obj
     checked = set(form["criteria"].value() or [])
+    labels = clause_labels(term) if term is not None else {}
     criteria_groups = (
         [
-            (grade, [(clause, clause in checked) for clause in clauses])
+            (grade, [(clause, clause in checked, labels.get(clause, clause)) for clause in clauses])
             for grade, clauses in sorted(term_checklist(term).items())
         ]
         if term is not None
@@ -228,7 +232,8 @@ def complication_preview(request: HttpRequest, pk: int) -> JsonResponse:
             result["grades_available"] = list(core_term(term).grades_available)
             try:
                 graded = grading_text.in_active_language(
-                    grading_preview(term=term.code, facts=form.facts(), sex=procedure.patient.sex)
+                    grading_preview(term=term.code, facts=form.facts(), sex=procedure.patient.sex),
+                    term=term,
                 )
             except ValidationError as error:
                 errors.setdefault("facts", []).extend(error.message_dict.get("facts", []))
@@ -272,11 +277,12 @@ def term_search(request: HttpRequest) -> JsonResponse:
     terms = (
         CtcaeTerm.objects.filter(code__startswith=query)
         if query.isdigit()
-        else (CtcaeTerm.objects.filter(name__icontains=query))
-    )
+        else term_translations.search(query)  # English or translated names ("plaie")
+    ).prefetch_related("translations")
     # Names starting with the query first: "inf" offers "Infusion..." before "Joint infection".
     ranked = sorted(
-        terms[:200], key=lambda t: (not t.name.lower().startswith(query.lower()), t.name)
+        terms[:200],
+        key=lambda t: (not term_name(t).lower().startswith(query.lower()), term_name(t)),
     )
     results = [_term_json(term) for term in ranked[:TERM_RESULTS]]
     return JsonResponse({"results": results})

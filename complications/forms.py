@@ -13,12 +13,13 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from complications import ctcae
 from complications.models import ComplicationEvent, CtcaeTerm, Outcome, Relatedness
 from complications.services import core_term
+from complications.term_translations import term_name
 from registry.forms import (
     DateInput,
     FractureChoiceField,
@@ -61,8 +62,9 @@ ADL_LABELS = {
 
 
 def term_label(term: CtcaeTerm) -> str:
-    """What the term box shows once a term is chosen; its leading code is what is read back."""
-    return f"{term.code} {term.name}"
+    """What the term box shows once a term is chosen (in the reader's language where the term is
+    translated); its leading code is what is read back."""
+    return f"{term.code} {term_name(term)}"
 
 
 def term_checklist(term: CtcaeTerm) -> dict[int, list[str]]:
@@ -210,7 +212,9 @@ class ComplicationForm(OnceForm, VersionedForm):
         term = (
             CtcaeTerm.objects.filter(code=code).first()
             if code
-            else CtcaeTerm.objects.filter(name__iexact=value.strip()).first()
+            else CtcaeTerm.objects.filter(
+                Q(name__iexact=value.strip()) | Q(translations__name__iexact=value.strip())
+            ).first()
         )
         if term is None:
             raise ValidationError(

@@ -19,7 +19,8 @@ from django.utils import translation
 from django.utils.translation import pgettext, pgettext_lazy
 
 from complications import ctcae
-from complications.models import ComplicationEvent
+from complications.models import ComplicationEvent, CtcaeTerm
+from complications.term_translations import clause_labels
 
 CONTEXT = "ctcae grading"
 
@@ -135,9 +136,28 @@ def recorded_rationale(event: ComplicationEvent, *, sex: str | None) -> str:
         return event.grade_rationale
     if result.grade != event.auto_grade:
         return event.grade_rationale
-    return ". ".join([result.rationale_in(translate), *result.warnings_in(translate)])
+    return with_term_clauses(
+        ". ".join([result.rationale_in(translate), *result.warnings_in(translate)]), event.term
+    )
 
 
-def in_active_language(result: ctcae.GradeResult) -> ctcae.GradeResult:
-    """The result with its rationale and warnings in the active language."""
-    return dataclasses.replace(result, rationale=rationale(result), warnings=warnings(result))
+def with_term_clauses(text: str, term: CtcaeTerm | None) -> str:
+    """``text`` with the term's clauses quoted in it in the reader's words, where the
+    department translated them (``CtcaeTermTranslation.clauses``); longest clauses first, so
+    that a clause inside a longer one is not replaced on its own."""
+    labels = clause_labels(term) if term is not None else {}
+    for english in sorted(labels, key=len, reverse=True):
+        text = text.replace(english, labels[english])
+    return text
+
+
+def in_active_language(
+    result: ctcae.GradeResult, *, term: CtcaeTerm | None = None
+) -> ctcae.GradeResult:
+    """The result with its rationale and warnings in the active language (with ``term``, its
+    translated clauses too)."""
+    return dataclasses.replace(
+        result,
+        rationale=with_term_clauses(rationale(result), term),
+        warnings=tuple(with_term_clauses(w, term) for w in warnings(result)),
+    )

@@ -57,6 +57,46 @@ class CtcaeTerm(models.Model):
         return {g: getattr(self, f"grade_{g}") for g in range(1, 6)}
 
 
+class CtcaeTermTranslation(models.Model):
+    """A CTCAE term in another language, for reading only: the name, the grade texts and the
+    clauses (English clause -> translation) as a department translates them.
+
+    Grading, storage and exports keep the official English; the interface shows the
+    translation where one exists (``complications.term_translations``), and the term search
+    looks in both. Loaded by ``manage.py ctcae_translations_load file.csv``.
+    """
+
+    term = models.ForeignKey(
+        CtcaeTerm, on_delete=models.CASCADE, related_name="translations", verbose_name=_("term")
+    )
+    language = models.CharField(_("language"), max_length=8)
+    name = models.CharField(_("name"), max_length=255)
+    grade_1 = models.TextField(blank=True, default="")
+    grade_2 = models.TextField(blank=True, default="")
+    grade_3 = models.TextField(blank=True, default="")
+    grade_4 = models.TextField(blank=True, default="")
+    grade_5 = models.TextField(blank=True, default="")
+    clauses = models.JSONField(
+        _("clauses"), default=dict, blank=True, help_text=_("English clause -> its translation.")
+    )
+
+    class Meta:
+        ordering = ["language", "name"]
+        verbose_name = _("CTCAE term translation")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["term", "language"], name="ctcaetermtranslation_unique"
+            ),
+            models.CheckConstraint(
+                condition=~Q(language="") & ~Q(name=""), name="ctcaetermtranslation_not_empty"
+            ),
+        ]
+        indexes = [models.Index(fields=["language", "name"], name="ctcaetermtr_lang_name_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.term_id} {self.language}: {self.name}"
+
+
 class Window(models.TextChoices):
     PER_PROCEDURAL = "per_procedural", _("Per-procedural")
     EARLY = "early", _("Early (< 24 h)")

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from complications import grading_text
+from complications import grading_text, term_translations
 from complications.counting import contact_evidence
 from complications.ctcae import DELAYED, EARLY
 from complications.live import bump_stats_version
@@ -46,7 +46,9 @@ def _all_fractures_records(*, procedure_ids: list[int]) -> list[QuerySet[Any]]:
 
 def _case_complications(*, procedure: Procedure) -> list[Any]:
     events = list(procedure.complications.select_related("term").prefetch_related("fractures"))
+    names = term_translations.names_by_code(event.term_id for event in events) if events else {}
     for event in events:
+        event.term_shown = names.get(event.term_id, event.term.name)  # type: ignore[attr-defined]
         event.rationale_shown = grading_text.recorded_rationale(  # type: ignore[attr-defined]
             event, sex=procedure.patient.sex
         )

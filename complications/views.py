@@ -20,13 +20,14 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from complications import live, selectors
+from complications import live, selectors, term_translations
 from complications.ctcae.rates import percent, wilson_interval
 from complications.models import QualityAlert, QualityTarget, Window
 from complications.quality import alert_acknowledge
 from complications.stats.cohort import period
 from complications.stats.rates import most_frequent_major
 from complications.stats.selection import WINDOWS, selection_errors, selection_from
+from registry.forms import DateInput
 from registry.models import FractureType, Guidance, Site
 from registry.scoping import scope_to_user, visible_departments
 from registry.views import safe_next
@@ -47,12 +48,8 @@ class StatsFilterForm(forms.Form):
     department = forms.TypedChoiceField(
         label=_("Department"), coerce=int, required=False, empty_value=None
     )
-    date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = forms.DateField(label=_("From"), required=False, widget=DateInput())
+    date_to = forms.DateField(label=_("To"), required=False, widget=DateInput())
     fracture_type = forms.ChoiceField(
         label=_("Fracture type"), choices=[("", _("All")), *FractureType.choices], required=False
     )
@@ -194,6 +191,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 context["version"],
                 live.cached_breakdown(user=request.user, unit=unit, **filters),
             ),
+        )
+        # Term names in the reader's language where translated (the live script uses the map).
+        names = term_translations.names_in_language()
+        context["by_term"] = [
+            {**row, "term_shown": names.get(row["term"], row["term_name"])}
+            for row in rates["by_term"]
+        ]
+        context["dashboard_config"]["termNames"] = names
+        # The axes say what they count (the grade chart counts units, not grades).
+        context["dashboard_config"]["labels"].update(
+            percentAxis=str(
+                _("%% of the %(unit)s at risk") % {"unit": str(UNIT_LABELS[unit]).lower()}
+            ),
+            countAxis=str(_("%(unit)s with a complication") % {"unit": UNIT_LABELS[unit]}),
+            quarter=str(_("Quarter of the procedure")),
         )
     return render(request, "complications/dashboard.html", context)
 

@@ -22,7 +22,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -43,26 +43,60 @@ from registry.models import (
 )
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+# A filter's period given backwards, in the words of its fields (every filter form and the API).
+PERIOD_REVERSED = _("The period ends (To) before it starts (From): swap the two dates.")
 
 
 def _blank(label: str = "") -> list[tuple[str, str]]:
     return [("", label or "—")]
 
 
+# Where the interface is not English, dates are typed as text in the language's order: a browser
+# shows its native date fields in its own locale (mm/dd/yyyy, AM/PM in an English browser), not
+# the page's. language -> (date format, date-time format, what the field shows when empty).
+TEXT_DATE_FORMATS = {
+    "fr": ("%d/%m/%Y", "%d/%m/%Y %H:%M", "jj/mm/aaaa", "jj/mm/aaaa hh:mm"),
+}
+
+
+def _text_formats() -> tuple[str, str, str, str] | None:
+    return TEXT_DATE_FORMATS.get((translation.get_language() or "en").split("-")[0])
+
+
 class LocalDateTimeInput(forms.DateTimeInput):
-    """The browser's own date-time picker (keyboard-typable, and a wheel on tablets)."""
+    """The browser's own date-time picker (keyboard-typable, and a wheel on tablets); a text field
+    in the language's order (``TEXT_DATE_FORMATS``) outside English. Either is parsed: Django
+    reads the language's input formats and ISO 8601."""
 
     input_type = "datetime-local"
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs=attrs, format=DATETIME_FORMAT)
 
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        text = _text_formats()
+        self.input_type, self.format = (
+            ("text", text[1]) if text else ("datetime-local", DATETIME_FORMAT)
+        )
+        if text:
+            attrs = {**(attrs or {}), "placeholder": text[3], "inputmode": "numeric"}
+        return super().get_context(name, value, attrs)
+
 
 class DateInput(forms.DateInput):
+    """The browser's date picker in English; a text field in the language's order elsewhere."""
+
     input_type = "date"
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        text = _text_formats()
+        self.input_type, self.format = ("text", text[0]) if text else ("date", "%Y-%m-%d")
+        if text:
+            attrs = {**(attrs or {}), "placeholder": text[2], "inputmode": "numeric"}
+        return super().get_context(name, value, attrs)
 
 
 def add_service_errors(
@@ -221,8 +255,18 @@ class CaseForm(OnceForm):
         ),
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off"}),
     )
-    sex = forms.ChoiceField(label=_("Sex"), choices=_blank() + list(Sex.choices), required=False)
-    birth_date = forms.DateField(label=_("Birth date"), required=False, widget=DateInput())
+    sex = forms.ChoiceField(
+        label=_("Sex"),
+        choices=_blank() + list(Sex.choices),
+        required=False,
+        help_text=_("Needed for a new patient."),
+    )
+    birth_date = forms.DateField(
+        label=_("Birth date"),
+        required=False,
+        widget=DateInput(),
+        help_text=_("Needed for a new patient."),
+    )
     hospital_number = forms.CharField(
         label=_("Hospital number (optional)"),
         max_length=64,
@@ -489,6 +533,13 @@ class ListFilterForm(forms.Form):
     def __init__(self, *args: Any, departments: QuerySet[Department], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["department"].queryset = departments
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", PERIOD_REVERSED)
+        return data
 
     def filters(self) -> dict[str, Any]:
         """Valid filters only: an invalid one is shown as an error and ignored."""

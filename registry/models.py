@@ -98,6 +98,11 @@ class Sex(models.TextChoices):
     MALE = "male", _("Male")
 
 
+# The earliest birth date the registry takes (a database constraint; the services say it in
+# clinical words before the database would refuse it).
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
 class Patient(models.Model):
     department = models.ForeignKey(
         Department, on_delete=models.PROTECT, related_name="patients", verbose_name=_("department")
@@ -130,7 +135,8 @@ class Patient(models.Model):
             ),
             models.CheckConstraint(condition=Q(sex__in=Sex.values), name="patient_sex_valid"),
             models.CheckConstraint(
-                condition=Q(birth_date__gte=date(1900, 1, 1)), name="patient_birth_date_plausible"
+                condition=Q(birth_date__gte=EARLIEST_BIRTH_DATE),
+                name="patient_birth_date_plausible",
             ),
         ]
 

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from registry import hooks
 from registry.audit import change_reason
 from registry.models import (
+    EARLIEST_BIRTH_DATE,
     Department,
     FollowUp,
     Fracture,
@@ -99,7 +100,12 @@ def _validate_patient(
     *, birth_date: date, department: Department, patient: Patient | None
 ) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    if in_the_future(birth_date, time_zone=department.time_zone):
+    if birth_date < EARLIEST_BIRTH_DATE:
+        errors["birth_date"] = [
+            _("A birth date before %(year)s is not plausible: check the year.")
+            % {"year": EARLIEST_BIRTH_DATE.year}
+        ]
+    elif in_the_future(birth_date, time_zone=department.time_zone):
         errors["birth_date"] = [_("The birth date is in the future.")]
     elif patient is not None and patient.pk:
         first = (
@@ -203,7 +209,10 @@ def _validate_procedure(
         errors.setdefault("started_at", []).append(_("The procedure start is in the future."))
     if in_the_future(ended_at, time_zone=zone):
         errors.setdefault("ended_at", []).append(_("The procedure end is in the future."))
-    if local_date(started_at, patient.department.time_zone) < patient.birth_date:
+    if (
+        patient.birth_date is not None
+        and local_date(started_at, patient.department.time_zone) < patient.birth_date
+    ):
         errors.setdefault("started_at", []).append(
             _("The procedure starts before the patient's birth date.")
         )
@@ -216,6 +225,32 @@ def _validate_procedure(
                 _("A follow-up contact of this procedure (%(when)s) would be before its start.")
                 % {"when": timezone.localtime(first_contact).isoformat(timespec="minutes")}
             )
+    return errors
+
+
+def case_errors(
+    *,
+    department: Department,
+    patient: Patient | None,
+    birth_date: date | None,
+    started_at: datetime | None,
+    ended_at: datetime | None,
+) -> dict[str, list[str]]:
+    """What ``patient_create`` and ``procedure_create`` would refuse in a new case's dates, all at
+    once and without writing: a form shows every error of the case in one pass. ``patient`` is
+    the existing patient, or ``None`` for a new one born on ``birth_date`` (when given)."""
+    errors: dict[str, list[str]] = {}
+    if patient is None and birth_date is not None:
+        errors.update(_validate_patient(birth_date=birth_date, department=department, patient=None))
+    if started_at is not None and ended_at is not None:
+        subject = patient or Patient(
+            department=department,
+            birth_date=None if errors else birth_date,  # type: ignore[misc]
+        )
+        for field, texts in _validate_procedure(
+            patient=subject, started_at=started_at, ended_at=ended_at, procedure=None
+        ).items():
+            errors.setdefault(field, []).extend(texts)
     return errors
 
 

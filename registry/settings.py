@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "registry.locale.ProfileLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # The friendly 404 page under DEBUG too (registry.errors); after auth and messages: the menu.
+    "registry.errors.FriendlyNotFoundMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "registry.middleware.LoginRequiredMiddleware",

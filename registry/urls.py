@@ -4,9 +4,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from registry import corrections, views
+from registry.api.root import api_root
 from registry.audit import views as audit_views
 
 api_v1 = [
+    path("", api_root, name="api-root"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its script as a file: the CSP allows no inline script.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

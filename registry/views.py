@@ -48,7 +48,13 @@ from registry.idempotency import submit_once
 from registry.models import Department, FollowUp, Language, Procedure, Profile
 from registry.scoping import scope_to_user, visible_departments
 from registry.selectors import follow_up_worklist, patient_search, procedure_search
-from registry.services import follow_up_create, fracture_create, patient_create, procedure_create
+from registry.services import (
+    case_errors,
+    follow_up_create,
+    fracture_create,
+    patient_create,
+    procedure_create,
+)
 
 PAGE_SIZE = 25
 
@@ -136,6 +142,24 @@ def _department_for(request: HttpRequest, departments: QuerySet[Department]) -> 
     return chosen or departments.first()
 
 
+def _check_case_dates(form: CaseForm) -> None:
+    """Add what the services would refuse in the case's dates to the fields not in error yet."""
+    data = form.cleaned_data
+    if data.get("department") is None:
+        return
+    errors = case_errors(
+        department=data["department"],
+        patient=getattr(form, "patient", None),
+        birth_date=data.get("birth_date"),
+        started_at=data.get("started_at"),
+        ended_at=data.get("ended_at"),
+    )
+    for field, texts in errors.items():
+        if field not in form.errors:
+            for text in texts:
+                form.add_error(field, text)
+
+
 def _save_case(form: CaseForm, formset: Any) -> Procedure | None:
     """Write the case through the services, all or nothing; map any refusal onto the form."""
     data = form.cleaned_data
@@ -181,7 +205,11 @@ def case_create(request: HttpRequest) -> HttpResponse:
         if request.method == "POST":
             form = CaseForm(request.POST, departments=departments)
             formset = FractureFormSet(request.POST, prefix="fractures")
-            if form.is_valid() and formset.is_valid():
+            # Every error in one pass: both forms checked, then the services' date rules on
+            # whatever parsed, before anything is written.
+            forms_valid = all([form.is_valid(), formset.is_valid()])
+            _check_case_dates(form)
+            if forms_valid and form.is_valid():
 
                 def write() -> str | None:
                     procedure = _save_case(form, formset)

@@ -27,6 +27,7 @@ from complications.models import (
 )
 from complications.outcomes.layout import mask_bits
 from registry.api.fields import EARLIEST_YEAR, LATEST_YEAR
+from registry.forms import PERIOD_REVERSED
 from registry.models import Department, Fracture, Procedure
 from registry.scoping import scope_to_user, visible_departments
 
@@ -77,7 +78,7 @@ def selection_errors(values: Mapping[str, Any]) -> dict[str, list[str]]:
             ]
     start, end = values.get("date_from"), values.get("date_to")
     if not errors and start is not None and end is not None and start > end:
-        errors["date_to"] = [_("date_to is before date_from.")]
+        errors["date_to"] = [str(PERIOD_REVERSED)]
     return errors
 
 

@@ -126,7 +126,7 @@
         const id = "criteria-" + grade + "-" + (i + 1);
         const wrap = el("div", { class: "form-check" });
         wrap.appendChild(el("input", { class: "form-check-input", type: "checkbox", name: "criteria", value: clause, id: id }));
-        wrap.appendChild(el("label", { class: "form-check-label", for: id }, clause));
+        wrap.appendChild(el("label", { class: "form-check-label", for: id }, (current.clause_labels || {})[clause] || clause));
         criteria.appendChild(wrap);
       });
     });

@@ -81,12 +81,15 @@
 
   // A screw-fixation event's row: its label, then its export code and the "Other, specify"
   // term it is recorded under (as the server renders it).
+  const termNames = config.termNames || {};
+  const termName = (row) => termNames[row.term] || row.term_name;
+
   function termCell(row) {
-    if (!row.pigsf_event) return cell(row.term_name);
+    if (!row.pigsf_event) return cell(termName(row));
     const td = cell(row.pigsf_event_label);
     const small = document.createElement("small");
     small.className = "d-block text-body-secondary";
-    small.textContent = row.pigsf_event + " · " + row.term_name;
+    small.textContent = row.pigsf_event + " · " + termName(row);
     td.append(small);
     return td;
   }
@@ -181,7 +184,7 @@
     };
   }
 
-  const percentAxis = { beginAtZero: true, title: { display: true, text: labels.percent } };
+  const percentAxis = { beginAtZero: true, title: { display: true, text: labels.percentAxis || labels.percent } };
   const rateOptions = {
     responsive: true,
     maintainAspectRatio: false,
@@ -203,14 +206,17 @@
   }
 
   function drawCharts(breakdown) {
-    draw("chart-quarters", "line", quarterData(breakdown), rateOptions);
+    draw("chart-quarters", "line", quarterData(breakdown), Object.assign({}, rateOptions, {
+      scales: { y: percentAxis, x: { title: { display: Boolean(labels.quarter), text: labels.quarter } } },
+    }));
     draw("chart-types", "bar", groupData(breakdown.by_fracture_type), rateOptions);
     draw("chart-sites", "bar", groupData(breakdown.by_site), rateOptions);
     draw("chart-grades", "bar", gradeData(breakdown), {
       responsive: true,
       maintainAspectRatio: false,
       animation: false,
-      scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+      scales: { y: { beginAtZero: true, ticks: { precision: 0 },
+        title: { display: Boolean(labels.countAxis), text: labels.countAxis } } },
     });
   }
 

@@ -410,3 +410,85 @@ def test_the_patient_list_paginates_and_links_the_latest_case(
 def test_every_case_entry_page_needs_a_login(client, db, name):
     response = client.get(reverse(name))
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+# --- every error of the form in one pass, in clinical words, in both languages ---------------
+
+ONE_PASS_CASES = [
+    # (overrides, {field: words expected in its error})
+    (
+        {"birth_date": "1850-01-01", "fractures-0-screws": "0"},
+        {"birth_date": "before 1900", "fractures-0-screws": "greater than or equal to 1"},
+    ),
+    (
+        {"sex": "", "ended_at": "2025-06-02T09:00", "anesthesia": ""},
+        {
+            "sex": "Needed for a new patient",
+            "ended_at": "cannot end before it starts",
+            "anesthesia": "required",
+        },
+    ),
+    (
+        {"birth_date": "2025-07-01", "fractures-1-side": ""},
+        {"started_at": "before the patient's birth date", "fractures-1-side": "required"},
+    ),
+    ({"birth_date": "2999-01-01"}, {"birth_date": "in the future"}),
+]
+
+
+@pytest.mark.parametrize(("overrides", "expected"), ONE_PASS_CASES)
+def test_every_error_of_the_case_is_shown_at_once_beside_its_field(
+    as_radiologist, department, overrides, expected
+):
+    response = as_radiologist.post(reverse("case-create"), case_data(department, **overrides))
+    assert response.status_code == 200
+    form, formset = response.context["form"], response.context["formset"]
+    errors = dict(form.errors)
+    for index, fracture_form in enumerate(formset.forms):
+        errors.update({f"fractures-{index}-{k}": v for k, v in fracture_form.errors.items()})
+    assert set(errors) == set(expected)
+    for field, words in expected.items():
+        assert words in " ".join(errors[field]), (field, errors[field])
+    page = response.content.decode()
+    assert "Constraint" not in page and 'id="form-errors"' in page
+    assert not Patient.objects.exists()
+
+
+def test_the_errors_are_in_french_for_a_french_user(as_radiologist, department):
+    response = as_radiologist.post(
+        reverse("case-create"),
+        case_data(department, birth_date="1850-01-01", ended_at="2025-06-02T09:00"),
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    errors = response.context["form"].errors
+    assert "pas plausible" in errors["birth_date"][0]
+    assert "avant" in errors["ended_at"][0]
+
+
+def test_a_new_patient_s_needed_fields_are_marked(as_radiologist):
+    page = as_radiologist.get(reverse("case-create")).content.decode()
+    assert page.count("Needed for a new patient.") == 2
+    assert "Fields marked * are required" in page
+
+
+def test_in_french_dates_are_typed_day_first_without_am_pm(as_radiologist, department):
+    page = as_radiologist.get(reverse("case-create"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert 'type="text" name="birth_date"' in page and 'placeholder="jj/mm/aaaa"' in page
+    assert 'placeholder="jj/mm/aaaa hh:mm"' in page and "datetime-local" not in page
+    response = as_radiologist.post(
+        reverse("case-create"),
+        case_data(
+            department,
+            birth_date="04/03/1950",
+            started_at="02/06/2025 09:15",
+            ended_at="02/06/2025 10:40",
+        ),
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    procedure = Procedure.objects.get()
+    assert str(procedure.patient.birth_date) == "1950-03-04"
+    assert procedure.started_at.astimezone(PARIS).strftime("%Y-%m-%d %H:%M") == "2025-06-02 09:15"
+    # In English the browser's own pickers, read in ISO 8601.
+    english = as_radiologist.get(reverse("case-create"), HTTP_ACCEPT_LANGUAGE="en").content
+    assert b'type="date" name="birth_date"' in english and b"datetime-local" in english
