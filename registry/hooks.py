@@ -121,3 +121,10 @@ def follow_up_evidence() -> tuple[Exists, Exists]:
     """Whether a fracture (``OuterRef("pk")``) has a complication that shows it was seen
     after the end of its procedure, and beyond 24 hours (docs/domain.md section 4)."""
     raise NotImplementedError
+
+
+@hook
+def latest_onset_day(*, patient: Patient) -> date | None:
+    """The local day of the patient's latest complication onset (none without one): no onset
+    may be recorded after the patient's death."""
+    raise NotImplementedError

@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from registry import hooks
-from registry.models import Department, FollowUp, Fracture, Patient, Procedure
+from registry.models import Department, FollowUp, FollowUpStatus, Fracture, Patient, Procedure
 from registry.scoping import scope_to_user
 
 
@@ -142,6 +142,11 @@ def _worklist_queryset(fractures: QuerySet[Fracture], now: datetime) -> QuerySet
             )
         )
         | event_beyond_24h
+    )
+    # A closed follow-up (completed, lost, deceased) or a dead patient is no longer chased.
+    fractures = fractures.filter(
+        procedure__follow_up_status=FollowUpStatus.OPEN,
+        procedure__patient__death_date__isnull=True,
     )
     return (
         fractures.annotate(seen_after_end=after_end, seen_beyond_24h=beyond_24h)
