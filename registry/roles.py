@@ -12,6 +12,9 @@ RADIOLOGIST = "radiologist"
 DEPARTMENT_HEAD = "department_head"
 DATA_MANAGER = "data_manager"
 API_CLIENT = "api_client"
+# Read-only, registry-wide: sees the aggregates (funnel plots, risk-adjusted ratios) of every
+# department by name, and no patient-level record (no permission on any clinical model).
+REGISTRY_COORDINATOR = "registry_coordinator"
 
 CLINICAL_MODELS = {
     "registry": ["patient", "procedure", "fracture", "followup"],
@@ -24,6 +27,7 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     DEPARTMENT_HEAD: ("view",),
     DATA_MANAGER: ("view", "add", "change", "delete"),
     API_CLIENT: ("view",),
+    REGISTRY_COORDINATOR: (),
 }
 
 # Extra permissions: who may export registry ids (identifiers) and set quality targets.
@@ -44,3 +48,15 @@ def role_permissions(role: str) -> list[str]:
         for action in ROLE_ACTIONS[role]
     ]
     return perms + list(ROLE_EXTRA.get(role, ()))
+
+
+def is_registry_coordinator(user: object) -> bool:
+    """Superusers and registry coordinators see every department's aggregates by name."""
+    if getattr(user, "is_superuser", False):
+        return True
+    groups = getattr(user, "groups", None)
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and groups is not None
+        and groups.filter(name=REGISTRY_COORDINATOR).exists()
+    )
