@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from complications import live, selectors
+from complications import live, quality, selectors
 from complications.api.stats import EARLIEST, LATEST
 from complications.ctcae.rates import percent, wilson_interval
 from complications.models import Window
@@ -237,6 +237,7 @@ def data_quality(request: HttpRequest) -> HttpResponse:
             "form": form,
             "query": request.GET.urlencode(),
             "problems": selectors.data_quality(user=request.user, department=department),
+            "vital_status": quality.vital_status_problems(user=request.user, department=department),
         },
     )
 
