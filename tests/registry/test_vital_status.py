@@ -250,3 +250,18 @@ def test_the_data_quality_page_lists_disagreeing_vital_status(client, radiologis
     assert "DEAD-OPEN" in deaths and "ALIVE-DECEASED" not in deaths
     assert "ALIVE-DECEASED" in deceased and "DEAD-OPEN" not in deceased
     assert "CONSISTENT" not in deaths + deceased
+
+
+def test_the_case_page_shows_the_vital_status(client, radiologist, case):
+    from tests.conftest import PASSWORD
+
+    assert client.login(username="radiologist", password=PASSWORD)
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "Close the follow-up" in page
+    patient_update(patient=case.patient, death_date=date(2020, 5, 2), death_related=True)
+    procedure_update(
+        procedure=case, follow_up_status="deceased", follow_up_closed_on=date(2020, 5, 2)
+    )
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "Patient died on 2020-05-02" in page and "caused by a recorded complication" in page
+    assert "closed on 2020-05-02" in page and "Close the follow-up" not in page
