@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from complications import live, quality, selectors
+from complications.analysis.dashboard import dashboard_analyses
 from complications.api.stats import EARLIEST, LATEST
 from complications.ctcae.rates import percent, wilson_interval
 from complications.models import Window
@@ -198,6 +199,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 context["version"],
                 live.cached_breakdown(user=request.user, unit=unit, **filters),
             ),
+            outcome_analyses=dashboard_analyses(user=request.user, unit=unit, filters=filters),
         )
     return render(request, "complications/dashboard.html", context)
 
