@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from complications import live, quality, selectors
-from complications.analysis.dashboard import dashboard_analyses
+from complications.analysis.dashboard import landmark_percents
 from complications.api.stats import EARLIEST, LATEST
 from complications.ctcae.rates import percent, wilson_interval
 from complications.models import Window
@@ -199,7 +199,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 context["version"],
                 live.cached_breakdown(user=request.user, unit=unit, **filters),
             ),
-            outcome_analyses=dashboard_analyses(user=request.user, unit=unit, filters=filters),
         )
     return render(request, "complications/dashboard.html", context)
 
@@ -224,6 +223,9 @@ def report(request: HttpRequest) -> HttpResponse:
             followed_24h={"n": followed, "of": everyone, "percent": percent(followed, everyone)},
             top_major_delayed=selectors.most_frequent_major(rates, Window.DELAYED),
             top_major_delayed_soc=selectors.most_frequent_major(rates, Window.DELAYED, by="by_soc"),
+            incidence=landmark_percents(
+                user=request.user, unit=unit if unit != "patient" else "fracture", filters=filters
+            ),
         )
     return render(request, "complications/report.html", context)
 

@@ -3,12 +3,14 @@ text alternative) and the chart data for ``static/js/outcome_analyses.js``."""
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from complications.analysis.funnel import funnel
-from complications.analysis.incidence import cumulative_incidence
+from complications.analysis.incidence import cumulative_incidence, cumulative_incidence_estimate
 from complications.analysis.risk import risk_adjusted
 from complications.ctcae.funnel import control_limits
+from complications.ctcae.incidence import LANDMARK_DAYS
 from complications.quality import SYSTEM
 from registry.roles import is_registry_coordinator
 
@@ -55,3 +57,38 @@ def _funnel_limits(plot: dict[str, Any]) -> list[dict[str, Any]]:
         {"n": n, **{level: list(bounds) for level, bounds in control_limits(n, p0).items()}}
         for n in sizes
     ]
+
+
+def _percent(proportion: float) -> float:
+    """A proportion in percent, one decimal, half-up (as the crude rates)."""
+    return float(Decimal(repr(proportion * 100)).quantize(Decimal("0.1"), ROUND_HALF_UP))
+
+
+def landmark_percents(*, user: Any, unit: str, filters: dict[str, Any]) -> dict[str, Any]:
+    """The cumulative incidence of delayed complications at 30/90/180/365 days in percent
+    (one decimal, from the unrounded estimate), for the Results paragraph and the exports."""
+    estimate = cumulative_incidence_estimate(
+        user=SYSTEM if is_registry_coordinator(user) else user,
+        unit=unit,
+        window="delayed",
+        severity="any",
+        **filters,
+    )
+    rows = []
+    for day in LANDMARK_DAYS:
+        cif, low, high, at_risk = estimate.at(day)
+        rows.append(
+            {
+                "day": day,
+                "percent": _percent(cif),
+                "ci_percent": [_percent(low), _percent(high)],
+                "at_risk": at_risk,
+            }
+        )
+    return {
+        "units": estimate.units,
+        "events": estimate.events,
+        "competing": estimate.competing,
+        "censored": estimate.censored,
+        "at": rows,
+    }

@@ -179,6 +179,19 @@ def incidence_summary(estimate: CumulativeIncidence) -> dict[str, Any]:
     }
 
 
+def cumulative_incidence_estimate(
+    *,
+    user: Any,
+    unit: IncidenceUnit = "fracture",
+    window: IncidenceWindow = "delayed",
+    severity: Severity = "any",
+    **filters: Unpack[Selection],
+) -> CumulativeIncidence:
+    """The Aalen-Johansen estimate itself (unrounded), for the selection."""
+    times, kinds = unit_times(user=user, unit=unit, window=window, severity=severity, **filters)
+    return aalen_johansen(times, kinds)
+
+
 def cumulative_incidence(
     *,
     user: Any,
@@ -188,10 +201,7 @@ def cumulative_incidence(
     **filters: Unpack[Selection],
 ) -> dict[str, Any]:
     """``/api/v1/stats/cumulative-incidence/``: the Aalen-Johansen estimate for the selection."""
-    times, kinds = unit_times(user=user, unit=unit, window=window, severity=severity, **filters)
-    return {
-        "unit": unit,
-        "window": window,
-        "severity": severity,
-        **incidence_summary(aalen_johansen(times, kinds)),
-    }
+    estimate = cumulative_incidence_estimate(
+        user=user, unit=unit, window=window, severity=severity, **filters
+    )
+    return {"unit": unit, "window": window, "severity": severity, **incidence_summary(estimate)}

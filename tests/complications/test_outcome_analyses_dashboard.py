@@ -22,7 +22,7 @@ def test_the_dashboard_shows_the_three_analyses_as_tables(client, head, departme
         if hours:
             f.complication(procedure, window="delayed", grade=3, hours_after_end=hours)
     assert client.login(username="head", password=PASSWORD)
-    page = client.get("/dashboard/").content.decode()
+    page = client.get("/dashboard/outcomes/").content.decode()
     table = page.split('id="table-incidence"')[1].split("</table>")[0]
     # one event at 3 days, one death at 10 days, one censored at 20: F(30) = 1/3
     expected = aalen_johansen([3, 10 + 1.5 / 24, 20], [1, 2, 0]).at(30)
@@ -33,3 +33,9 @@ def test_the_dashboard_shows_the_three_analyses_as_tables(client, head, departme
     assert 'id="risk-not-enough"' in page and "Not enough events" in page
     assert 'id="outcome-analyses-data"' in page
     assert page.count('data-format="svg"') == 2  # no O/E chart without enough events
+
+
+def test_the_dashboard_links_to_the_analyses_with_its_filters(client, head, department):
+    assert client.login(username="head", password=PASSWORD)
+    html = client.get("/dashboard/", {"unit": "procedure"}).content.decode()
+    assert 'href="/dashboard/outcomes/?unit=procedure"' in html

@@ -26,7 +26,7 @@ def test_the_three_charts_are_drawn_and_downloadable(open_page, department, othe
     coordinator = User.objects.create_user(username="coordinator", password=PASSWORD)
     coordinator.groups.add(Group.objects.get(name=roles.REGISTRY_COORDINATOR))
     page = open_page(coordinator)
-    page.goto("/dashboard/")
+    page.goto("/dashboard/outcomes/")
     expect(page.locator("#table-oe")).to_be_visible()
     for chart in ("chart-incidence", "chart-funnel", "chart-oe"):
         assert page.evaluate(f"!!window.outcomeAnalysesCharts['{chart}']")
