@@ -84,6 +84,10 @@ class Department(models.Model):
             ("export_data", "Can export the department's data"),
             ("export_identifiers", "Can export registry ids (identifiers)"),
             ("manage_quality_targets", "Can set quality targets and alerts"),
+            (
+                "view_all_aggregates",
+                "Can see every department's aggregates by name (no patient-level record)",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(code=""), name="department_code_not_empty")

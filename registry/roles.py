@@ -13,7 +13,8 @@ DEPARTMENT_HEAD = "department_head"
 DATA_MANAGER = "data_manager"
 API_CLIENT = "api_client"
 # Read-only, registry-wide: sees the aggregates (funnel plots, risk-adjusted ratios) of every
-# department by name, and no patient-level record (no permission on any clinical model).
+# department by name (``VIEW_ALL_AGGREGATES``), and no patient-level record (no permission on
+# any clinical model).
 REGISTRY_COORDINATOR = "registry_coordinator"
 
 CLINICAL_MODELS = {
@@ -32,10 +33,12 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
 
 # Extra permissions: who may export registry ids (identifiers) and set quality targets.
 EXPORT_IDENTIFIERS = "registry.export_identifiers"
+VIEW_ALL_AGGREGATES = "registry.view_all_aggregates"
 ROLE_EXTRA: dict[str, tuple[str, ...]] = {
     DEPARTMENT_HEAD: ("registry.manage_quality_targets", "registry.export_data"),
     DATA_MANAGER: ("registry.export_data",),
     API_CLIENT: ("registry.export_data",),
+    REGISTRY_COORDINATOR: (VIEW_ALL_AGGREGATES,),
 }
 
 
@@ -52,11 +55,7 @@ def role_permissions(role: str) -> list[str]:
 
 def is_registry_coordinator(user: object) -> bool:
     """Superusers and registry coordinators see every department's aggregates by name."""
-    if getattr(user, "is_superuser", False):
-        return True
-    groups = getattr(user, "groups", None)
+    has_perm = getattr(user, "has_perm", None)
     return bool(
-        getattr(user, "is_authenticated", False)
-        and groups is not None
-        and groups.filter(name=REGISTRY_COORDINATOR).exists()
+        getattr(user, "is_authenticated", False) and has_perm and has_perm(VIEW_ALL_AGGREGATES)
     )

@@ -1,4 +1,5 @@
-"""Add the read-only "registry coordinator" role (no permission on any clinical model).
+"""Add the read-only "registry coordinator" role: no permission on any clinical model, only
+``registry.view_all_aggregates`` (every department's aggregates by name).
 
 The table is frozen here: every role as ``registry.roles`` declared it when this
 migration was written (``tests/registry/test_migrations_frozen.py``).
@@ -28,7 +29,7 @@ ROLES = {
     + ("registry.manage_quality_targets", "registry.export_data"),
     "data_manager": _on_clinical("view", "add", "change", "delete") + ("registry.export_data",),
     "api_client": _on_clinical("view") + ("registry.export_data",),
-    "registry_coordinator": (),
+    "registry_coordinator": ("registry.view_all_aggregates",),
 }
 
 
@@ -55,5 +56,5 @@ def remove_coordinator(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("registry", "0008_vital_status_follow_up_closure")]
+    dependencies = [("registry", "0009_department_view_all_aggregates")]
     operations = [migrations.RunPython(create_roles, remove_coordinator)]
