@@ -168,6 +168,7 @@ TABLES = [
             "created_at",
             "updated_at",
             "started_on",
+            "follow_up_status",
         ],
     ),
     (
@@ -336,6 +337,7 @@ def generate(n_fractures: int, seed: int, writers: Writers, counters: Counters) 
                     LOADED_AT,
                     LOADED_AT,
                     local.date().isoformat(),  # registry.models.local_date
+                    "open",  # no database default: the model's default, written out
                 ]
             )
             rows["registry_procedure"] += 1

@@ -26,7 +26,14 @@ from complications.outcomes.refresh import outcomes_deferred
 from complications.services import complication_record
 from registry.demo import ensure_users
 from registry.models import Department, Fracture, Procedure
-from registry.services import follow_up_create, fracture_create, patient_create, procedure_create
+from registry.services import (
+    follow_up_create,
+    fracture_create,
+    patient_create,
+    patient_update,
+    procedure_create,
+    procedure_update,
+)
 
 SEED = 2021
 DEMO_CODE = "DEMO"
@@ -559,11 +566,83 @@ def _build_cohort(department: Department, *, seed: int) -> dict[str, int]:
             "The grading service no longer grades the demo cohort as intended: "
             + "; ".join(mismatches)
         )
+    _vital_statuses(patients, procedures, fractures, zone=zone, seed=seed)
     return {
         "patients": len(patients),
         "procedures": len(procedures),
         "fractures": sum(map(len, fractures)),
     }
+
+
+# Share of the patients with a pathological fracture who die during follow-up (of their
+# cancer: not of a recorded complication), and of those without late follow-up who are lost.
+DEATH_SHARE_PATHOLOGICAL = 0.35
+LOST_SHARE = 0.5
+
+
+def _last_evidence_day(procedure: Procedure, zone: ZoneInfo) -> date:
+    """The local day of the procedure's latest contact or complication onset (its end day
+    without any): a death or a closing day may not come before it."""
+    days = [procedure.ended_at.astimezone(zone).date()]
+    days += [
+        c.astimezone(zone).date() for c in procedure.follow_ups.values_list("contact_at", flat=True)
+    ]
+    for onset_at, onset_date in procedure.complications.values_list("onset_at", "onset_date"):
+        if onset_date is not None:
+            days.append(onset_date)
+        elif onset_at is not None:
+            days.append(onset_at.astimezone(zone).date())
+    return max(days)
+
+
+def _vital_statuses(
+    patients: list[Any],
+    procedures: list[Procedure],
+    fractures: list[list[Fracture]],
+    *,
+    zone: ZoneInfo,
+    seed: int,
+) -> None:
+    """Deaths among the patients with pathological fractures, and each procedure's follow-up
+    closed (completed after the late contact, lost, or deceased), through the services.
+
+    Drawn from a generator of its own, after everything else: the cohort's published numbers
+    (its contacts, complications and so its crude rates) are those of the study whatever
+    happens here. The deaths come after each patient's last contact or onset, as they must.
+    """
+    rng = random.Random(seed + 1)
+    by_patient: dict[int, list[int]] = {}
+    for index, procedure in enumerate(procedures):
+        by_patient.setdefault(procedure.patient_id, []).append(index)
+    for patient in patients:
+        indices = by_patient.get(patient.pk, [])
+        last = max(_last_evidence_day(procedures[i], zone) for i in indices)
+        pathological = any(f.type == "pathological" for i in indices for f in fractures[i])
+        if pathological and rng.random() < DEATH_SHARE_PATHOLOGICAL:
+            death = last + timedelta(days=rng.randint(15, 400))
+            patient_update(
+                patient=patient,
+                death_date=death,
+                death_related=False,
+                reason="Demo: death reported",
+            )
+            for i in indices:
+                procedure_update(
+                    procedure=procedures[i],
+                    follow_up_status="deceased",
+                    follow_up_closed_on=death,
+                    reason="Demo: follow-up closed by death",
+                )
+            continue
+        for i in indices:
+            late = procedures[i].follow_ups.count() > 1
+            if late or rng.random() < LOST_SHARE:
+                procedure_update(
+                    procedure=procedures[i],
+                    follow_up_status="completed" if late else "lost",
+                    follow_up_closed_on=_last_evidence_day(procedures[i], zone),
+                    reason="Demo: follow-up closed",
+                )
 
 
 # Illustrative targets for major complications per fracture, so that the dashboard's

@@ -25,7 +25,8 @@ from complications.ctcae.cusum import bernoulli_cusum
 from complications.models import QualityAlert, QualityTarget, Window
 from complications.stats.cusum import cusum_series
 from registry import roles
-from registry.models import Department
+from registry.models import Department, FollowUpStatus, Procedure
+from registry.scoping import scope_to_user
 
 logger = logging.getLogger(__name__)
 
@@ -189,3 +190,41 @@ def alert_acknowledge(*, alert: QualityAlert, user: Any) -> QualityAlert:
         alert.acknowledged_at = timezone.now()
         alert.save(update_fields=["acknowledged_by", "acknowledged_at"])
     return alert
+
+
+# --- vital status against follow-up closure ---------------------------------------------------
+
+
+def vital_status_problems(
+    *, user: Any, department: Department | int | None = None
+) -> dict[str, Any]:
+    """Procedures whose follow-up status disagrees with the patient's vital status (the
+    data-quality page): a recorded death whose procedures are not closed as ``deceased``, and
+    procedures closed as ``deceased`` for a patient without a death date. One query each."""
+    procedures = scope_to_user(Procedure.objects.all(), user)
+    if department is not None:
+        procedures = procedures.filter(patient__department=department)
+    fields = (
+        "id",
+        "started_at",
+        "follow_up_status",
+        "follow_up_closed_on",
+        "patient__registry_id",
+        "patient__death_date",
+        "patient__department__code",
+    )
+    return {
+        "deaths_without_closing_status": list(
+            procedures.filter(patient__death_date__isnull=False)
+            .exclude(follow_up_status=FollowUpStatus.DECEASED)
+            .order_by("started_at", "id")
+            .values(*fields)
+        ),
+        "deceased_without_death_date": list(
+            procedures.filter(
+                follow_up_status=FollowUpStatus.DECEASED, patient__death_date__isnull=True
+            )
+            .order_by("started_at", "id")
+            .values(*fields)
+        ),
+    }

@@ -7,6 +7,7 @@ each hook runs in the registry service's transaction.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -20,7 +21,7 @@ from complications.outcomes.refresh import outcomes_months, outcomes_refresh
 from complications.services import complications_rederive, complications_rederive_for_procedure
 from registry import hooks
 from registry.audit.selectors import register_audited
-from registry.models import Department, FollowUp, Patient, Procedure
+from registry.models import Department, FollowUp, Patient, Procedure, local_date
 from registry.roles import register_clinical_models
 
 
@@ -69,6 +70,25 @@ def _follow_up_evidence() -> tuple[Q, Q]:
     )
 
 
+def _latest_onset_day(*, patient: Patient) -> date | None:
+    zone = patient.department.time_zone
+    events = ComplicationEvent.objects.filter(procedure__patient=patient)
+    last_at = (
+        events.exclude(onset_at__isnull=True)
+        .order_by("-onset_at")
+        .values_list("onset_at", flat=True)
+        .first()
+    )
+    last_date = (
+        events.exclude(onset_date__isnull=True)
+        .order_by("-onset_date")
+        .values_list("onset_date", flat=True)
+        .first()
+    )
+    days = [d for d in (local_date(last_at, zone) if last_at else None, last_date) if d]
+    return max(days) if days else None
+
+
 def connect() -> None:
     register_clinical_models("complications", ["complicationevent"])
     register_audited("complication", ComplicationEvent)
@@ -81,3 +101,4 @@ def connect() -> None:
     hooks.all_fractures_records.connect(_all_fractures_records)
     hooks.case_complications.connect(_case_complications)
     hooks.follow_up_evidence.connect(_follow_up_evidence)
+    hooks.latest_onset_day.connect(_latest_onset_day)

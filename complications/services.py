@@ -25,7 +25,12 @@ from complications.models import ComplicationEvent, CtcaeTerm, Outcome
 from complications.outcomes.refresh import outcomes_refresh
 from registry.audit import change_reason
 from registry.models import Fracture, Procedure
-from registry.services import in_the_future, refuse_unknown_fields, resolve_fractures
+from registry.services import (
+    after_death,
+    in_the_future,
+    refuse_unknown_fields,
+    resolve_fractures,
+)
 
 ONSET_FIELDS = ("onset_at", "onset_date", "during_procedure")
 
@@ -156,11 +161,19 @@ def grading_preview(
 
 
 def _future_onset_errors(event: ComplicationEvent) -> dict[str, list[str]]:
-    zone = event.procedure.patient.department.time_zone
+    patient = event.procedure.patient
+    zone = patient.department.time_zone
     for field in ("onset_at", "onset_date"):
         value = getattr(event, field)
         if value is not None and in_the_future(value, time_zone=zone):
             return {field: [_("The onset is in the future.")]}
+        if value is not None and after_death(value, patient=patient):
+            return {
+                field: [
+                    _("The onset is after the patient's death (%(date)s).")
+                    % {"date": patient.death_date}
+                ]
+            }
     return {}
 
 

@@ -40,3 +40,9 @@ urlpatterns += [
         name="dashboard-alert-acknowledge",
     ),
 ]
+
+from complications.analysis import views as analysis_views  # noqa: E402
+
+urlpatterns += [
+    path("dashboard/outcomes/", analysis_views.outcome_analyses, name="dashboard-outcomes"),
+]

@@ -20,7 +20,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from complications import live, selectors, term_translations
+from complications import live, quality, selectors, term_translations
+from complications.analysis.dashboard import landmark_percents
 from complications.ctcae.rates import percent, wilson_interval
 from complications.models import QualityAlert, QualityTarget, Window
 from complications.quality import alert_acknowledge
@@ -230,6 +231,9 @@ def report(request: HttpRequest) -> HttpResponse:
             followed_24h={"n": followed, "of": everyone, "percent": percent(followed, everyone)},
             top_major_delayed=most_frequent_major(rates, Window.DELAYED),
             top_major_delayed_soc=most_frequent_major(rates, Window.DELAYED, by="by_soc"),
+            incidence=landmark_percents(
+                user=request.user, unit=unit if unit != "patient" else "fracture", filters=filters
+            ),
         )
     return render(request, "complications/report.html", context)
 
@@ -245,6 +249,7 @@ def data_quality(request: HttpRequest) -> HttpResponse:
             "form": form,
             "query": request.GET.urlencode(),
             "problems": selectors.data_quality(user=request.user, department=department),
+            "vital_status": quality.vital_status_problems(user=request.user, department=department),
         },
     )
 

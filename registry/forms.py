@@ -33,6 +33,7 @@ from registry.models import (
     ContactKind,
     Department,
     FollowUp,
+    FollowUpStatus,
     Fracture,
     FractureType,
     Guidance,
@@ -433,15 +434,33 @@ class CorrectionForm(VersionedForm):
 
 
 class PatientCorrectionForm(CorrectionForm):
-    FIELDS = ("registry_id", "sex", "birth_date")
+    FIELDS = ("registry_id", "sex", "birth_date", "death_date", "death_related")
 
     registry_id = forms.CharField(label=_("Registry id"), max_length=64)
     sex = forms.ChoiceField(label=_("Sex"), choices=_blank() + list(Sex.choices))
     birth_date = forms.DateField(label=_("Birth date"), widget=DateInput())
+    death_date = forms.DateField(
+        label=_("Date of death"),
+        required=False,
+        widget=DateInput(),
+        help_text=_("Leave empty while the patient is alive or the death is unknown."),
+    )
+    death_related = forms.NullBooleanField(
+        label=_("Death caused by a recorded complication"),
+        required=False,
+    )
 
 
 class ProcedureCorrectionForm(CorrectionForm):
-    FIELDS = ("started_at", "ended_at", "guidance", "anesthesia", "operator")
+    FIELDS = (
+        "started_at",
+        "ended_at",
+        "guidance",
+        "anesthesia",
+        "operator",
+        "follow_up_status",
+        "follow_up_closed_on",
+    )
 
     started_at = forms.DateTimeField(label=_("Start"), widget=LocalDateTimeInput())
     ended_at = forms.DateTimeField(label=_("End"), widget=LocalDateTimeInput())
@@ -450,6 +469,17 @@ class ProcedureCorrectionForm(CorrectionForm):
         label=_("Anaesthesia"), choices=_blank() + list(Anesthesia.choices)
     )
     operator = forms.CharField(label=_("Operator(s)"), max_length=200, required=False)
+    follow_up_status = forms.ChoiceField(
+        label=_("Follow-up status"),
+        choices=FollowUpStatus.choices,
+        help_text=_("Open while follow-up is still expected; closed ones leave the worklist."),
+    )
+    follow_up_closed_on = forms.DateField(
+        label=_("Follow-up closed on"),
+        required=False,
+        widget=DateInput(),
+        help_text=_("Required unless the follow-up is open."),
+    )
 
 
 class FractureCorrectionForm(FractureForm, CorrectionForm):

@@ -123,3 +123,10 @@ def follow_up_evidence() -> tuple[Q, Q]:
     beyond 24 hours: a contact covering it, or a complication whose window shows it
     (docs/domain.md section 4; the rule is complications' counting rule)."""
     raise NotImplementedError
+
+
+@hook
+def latest_onset_day(*, patient: Patient) -> date | None:
+    """The local day of the patient's latest complication onset (none without one): no onset
+    may be recorded after the patient's death."""
+    raise NotImplementedError

@@ -84,6 +84,10 @@ class Department(models.Model):
             ("export_data", "Can export the department's data"),
             ("export_identifiers", "Can export registry ids (identifiers)"),
             ("manage_quality_targets", "Can set quality targets and alerts"),
+            (
+                "view_all_aggregates",
+                "Can see every department's aggregates by name (no patient-level record)",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(code=""), name="department_code_not_empty")
@@ -110,6 +114,12 @@ class Patient(models.Model):
     registry_id = models.CharField(_("registry id"), max_length=64)
     sex = models.CharField(_("sex"), max_length=6, choices=Sex.choices)
     birth_date = models.DateField(_("birth date"))
+    # Vital status (docs/domain.md, "Vital status and follow-up closure"): the death ends every
+    # follow-up of the patient; it is the competing event of the cumulative incidence.
+    death_date = models.DateField(_("date of death"), null=True, blank=True)
+    death_related = models.BooleanField(
+        _("death caused by a recorded complication"), null=True, blank=True
+    )
     hospital_number_hash = models.CharField(
         _("hospital number (keyed hash)"), max_length=64, blank=True, default="", editable=False
     )
@@ -138,6 +148,10 @@ class Patient(models.Model):
                 condition=Q(birth_date__gte=EARLIEST_BIRTH_DATE),
                 name="patient_birth_date_plausible",
             ),
+            models.CheckConstraint(
+                condition=Q(death_date__isnull=True) | Q(death_date__gte=F("birth_date")),
+                name="patient_death_after_birth",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -158,6 +172,13 @@ class Anesthesia(models.TextChoices):
     REGIONAL = "regional", _("Regional")
 
 
+class FollowUpStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    COMPLETED = "completed", _("Completed")
+    LOST = "lost", _("Lost to follow-up")
+    DECEASED = "deceased", _("Deceased")
+
+
 class Procedure(models.Model):
     patient = models.ForeignKey(
         Patient, on_delete=models.PROTECT, related_name="procedures", verbose_name=_("patient")
@@ -167,6 +188,15 @@ class Procedure(models.Model):
     guidance = models.CharField(_("imaging guidance"), max_length=20, choices=Guidance.choices)
     anesthesia = models.CharField(_("anaesthesia"), max_length=10, choices=Anesthesia.choices)
     operator = models.CharField(_("operator(s)"), max_length=200, blank=True, default="")
+    # Whether the follow-up of this procedure is still expected; closed (with its day) once
+    # completed, lost or ended by the patient's death. The worklist chases open ones only.
+    follow_up_status = models.CharField(
+        _("follow-up status"),
+        max_length=10,
+        choices=FollowUpStatus.choices,
+        default=FollowUpStatus.OPEN,
+    )
+    follow_up_closed_on = models.DateField(_("follow-up closed on"), null=True, blank=True)
     # Derived from ``started_at`` and the department's time zone (``local_date``)
     # on every save, and by the services when the zone or the patient's
     # department changes; what every statistic's dates, months, quarters and
@@ -193,6 +223,15 @@ class Procedure(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(anesthesia__in=Anesthesia.values), name="procedure_anesthesia_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(follow_up_status__in=FollowUpStatus.values),
+                name="procedure_follow_up_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(follow_up_status=FollowUpStatus.OPEN, follow_up_closed_on__isnull=True)
+                | (~Q(follow_up_status=FollowUpStatus.OPEN) & Q(follow_up_closed_on__isnull=False)),
+                name="procedure_follow_up_closed_on_iff_closed",
             ),
         ]
 

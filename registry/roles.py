@@ -12,6 +12,10 @@ RADIOLOGIST = "radiologist"
 DEPARTMENT_HEAD = "department_head"
 DATA_MANAGER = "data_manager"
 API_CLIENT = "api_client"
+# Read-only, registry-wide: sees the aggregates (funnel plots, risk-adjusted ratios) of every
+# department by name (``VIEW_ALL_AGGREGATES``), and no patient-level record (no permission on
+# any clinical model).
+REGISTRY_COORDINATOR = "registry_coordinator"
 
 # app label -> its clinical models (lower-case names). Another app adds its own at start-up
 # (``register_clinical_models``, from its ``AppConfig.ready``): registry names none of them.
@@ -32,14 +36,17 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     DEPARTMENT_HEAD: ("view",),
     DATA_MANAGER: ("view", "add", "change", "delete"),
     API_CLIENT: ("view",),
+    REGISTRY_COORDINATOR: (),
 }
 
 # Extra permissions: who may export registry ids (identifiers) and set quality targets.
 EXPORT_IDENTIFIERS = "registry.export_identifiers"
+VIEW_ALL_AGGREGATES = "registry.view_all_aggregates"
 ROLE_EXTRA: dict[str, tuple[str, ...]] = {
     DEPARTMENT_HEAD: ("registry.manage_quality_targets", "registry.export_data"),
     DATA_MANAGER: ("registry.export_data",),
     API_CLIENT: ("registry.export_data",),
+    REGISTRY_COORDINATOR: (VIEW_ALL_AGGREGATES,),
 }
 
 
@@ -52,3 +59,11 @@ def role_permissions(role: str) -> list[str]:
         for action in ROLE_ACTIONS[role]
     ]
     return perms + list(ROLE_EXTRA.get(role, ()))
+
+
+def is_registry_coordinator(user: object) -> bool:
+    """Superusers and registry coordinators see every department's aggregates by name."""
+    has_perm = getattr(user, "has_perm", None)
+    return bool(
+        getattr(user, "is_authenticated", False) and has_perm and has_perm(VIEW_ALL_AGGREGATES)
+    )

@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from registry import hooks
-from registry.models import Department, Fracture, Patient, Procedure
+from registry.models import Department, FollowUpStatus, Fracture, Patient, Procedure
 from registry.scoping import scope_to_user
 
 
@@ -133,6 +133,11 @@ def _worklist_queryset(fractures: QuerySet[Fracture], now: datetime) -> QuerySet
     (docs/domain.md section 4), so an early or delayed complication concerning the fracture counts.
     """
     after_end, beyond_24h = hooks.follow_up_evidence()
+    # A closed follow-up (completed, lost, deceased) or a dead patient is no longer chased.
+    fractures = fractures.filter(
+        procedure__follow_up_status=FollowUpStatus.OPEN,
+        procedure__patient__death_date__isnull=True,
+    )
     return (
         fractures.annotate(seen_after_end=after_end, seen_beyond_24h=beyond_24h)
         .filter(

@@ -24,6 +24,7 @@ from registry.models import (
     EARLIEST_BIRTH_DATE,
     Department,
     FollowUp,
+    FollowUpStatus,
     Fracture,
     Patient,
     Procedure,
@@ -44,6 +45,23 @@ def in_the_future(value: datetime | date, *, time_zone: str) -> bool:
     if isinstance(value, datetime):
         return value > timezone.now() + CLOCK_SKEW
     return value > timezone.localdate(timezone=ZoneInfo(time_zone))
+
+
+def after_death(value: datetime | date, *, patient: Patient) -> bool:
+    """Whether a clinical time or day lies after the patient's recorded death: the one rule
+    for contacts, onsets, procedures and closing days. Compared by the local day of the
+    department (the death is known to the day)."""
+    if patient.death_date is None:
+        return False
+    if isinstance(value, datetime):
+        value = local_date(value, patient.department.time_zone)
+    return value > patient.death_date
+
+
+def _after_death_message(patient: Patient) -> str:
+    return _("This is after the patient's death (%(date)s).") % {
+        "date": patient.death_date.isoformat() if patient.death_date else ""
+    }
 
 
 def _require_aware(errors: dict[str, list[str]], **values: datetime | None) -> None:
@@ -96,6 +114,54 @@ def _localise_starts(procedures: models.QuerySet[Procedure]) -> list[int]:
 # --- patients -----------------------------------------------------------------
 
 
+def _validate_death(*, patient: Patient, errors: dict[str, list[str]]) -> None:
+    """The death date: not in the future, not before birth, and nothing clinical after it."""
+    death = patient.death_date
+    if death is None:
+        if patient.death_related is not None:
+            errors.setdefault("death_related", []).append(
+                _("Say whether the death was related only when a death date is recorded.")
+            )
+        return
+    if in_the_future(death, time_zone=patient.department.time_zone):
+        errors.setdefault("death_date", []).append(_("The date of death is in the future."))
+    if patient.birth_date is not None and death < patient.birth_date:
+        errors.setdefault("death_date", []).append(_("The date of death is before the birth date."))
+    if not patient.pk:
+        return
+    zone = patient.department.time_zone
+    later: list[str] = []
+    last_start = (
+        patient.procedures.order_by("-started_at").values_list("started_at", flat=True).first()
+    )
+    if last_start is not None and local_date(last_start, zone) > death:
+        later.append(_("a procedure (%(date)s)") % {"date": local_date(last_start, zone)})
+    last_contact = (
+        FollowUp.objects.filter(procedure__patient=patient)
+        .order_by("-contact_at")
+        .values_list("contact_at", flat=True)
+        .first()
+    )
+    if last_contact is not None and local_date(last_contact, zone) > death:
+        later.append(_("a follow-up contact (%(date)s)") % {"date": local_date(last_contact, zone)})
+    last_onset = hooks.latest_onset_day(patient=patient)
+    if last_onset is not None and last_onset > death:
+        later.append(_("a complication onset (%(date)s)") % {"date": last_onset})
+    last_closed = (
+        patient.procedures.exclude(follow_up_closed_on__isnull=True)
+        .order_by("-follow_up_closed_on")
+        .values_list("follow_up_closed_on", flat=True)
+        .first()
+    )
+    if last_closed is not None and last_closed > death:
+        later.append(_("a follow-up closing day (%(date)s)") % {"date": last_closed})
+    if later:
+        errors.setdefault("death_date", []).append(
+            _("The date of death is before %(records)s recorded for this patient.")
+            % {"records": ", ".join(str(item) for item in later)}
+        )
+
+
 def _validate_patient(
     *, birth_date: date, department: Department, patient: Patient | None
 ) -> dict[str, list[str]]:
@@ -117,6 +183,8 @@ def _validate_patient(
                 _("The birth date is after the patient's procedure of %(date)s.")
                 % {"date": first_day.isoformat()}
             ]
+    if patient is not None:
+        _validate_death(patient=patient, errors=errors)
     return errors
 
 
@@ -128,8 +196,19 @@ def patient_create(
     sex: str,
     birth_date: date,
     hospital_number: str = "",
+    death_date: date | None = None,
+    death_related: bool | None = None,
 ) -> Patient:
     errors = _validate_patient(birth_date=birth_date, department=department, patient=None)
+    _validate_death(
+        patient=Patient(
+            department=department,
+            birth_date=birth_date,
+            death_date=death_date,
+            death_related=death_related,
+        ),
+        errors=errors,
+    )
     registry_id = registry_id.strip()
     if Patient.objects.filter(department=department, registry_id=registry_id).exists():
         errors.setdefault("registry_id", []).append(
@@ -150,6 +229,8 @@ def patient_create(
         sex=sex,
         birth_date=birth_date,
         hospital_number_hash=hashed,
+        death_date=death_date,
+        death_related=death_related,
     )
     patient.full_clean()
     patient.save()
@@ -159,7 +240,10 @@ def patient_create(
 
 @transaction.atomic
 def patient_update(*, patient: Patient, reason: str = "", **fields: Any) -> Patient:
-    refuse_unknown_fields(fields, allowed={"registry_id", "sex", "birth_date", "department"})
+    refuse_unknown_fields(
+        fields,
+        allowed={"registry_id", "sex", "birth_date", "department", "death_date", "death_related"},
+    )
     # The sex sets lower limits of normal, the department the time zone of date-only onsets.
     grading_inputs = [
         name
@@ -195,6 +279,31 @@ def patient_update(*, patient: Patient, reason: str = "", **fields: Any) -> Pati
 # --- procedures ---------------------------------------------------------------
 
 
+def _validate_closure(
+    *, patient: Patient, ended_at: datetime, status: str, closed_on: date | None
+) -> dict[str, list[str]]:
+    """A closed follow-up has its closing day (not before the end, not in the future, not after
+    the death); an open one has none."""
+    errors: dict[str, list[str]] = {}
+    if status not in FollowUpStatus.values:
+        return errors  # the field's own choices say so
+    if status == FollowUpStatus.OPEN:
+        if closed_on is not None:
+            errors["follow_up_closed_on"] = [_("An open follow-up has no closing date.")]
+        return errors
+    if closed_on is None:
+        errors["follow_up_closed_on"] = [_("Give the day the follow-up was closed.")]
+        return errors
+    zone = patient.department.time_zone
+    if in_the_future(closed_on, time_zone=zone):
+        errors["follow_up_closed_on"] = [_("The closing date is in the future.")]
+    elif timezone.is_aware(ended_at) and closed_on < local_date(ended_at, zone):
+        errors["follow_up_closed_on"] = [_("The follow-up cannot close before the procedure ends.")]
+    elif after_death(closed_on, patient=patient):
+        errors["follow_up_closed_on"] = [_after_death_message(patient)]
+    return errors
+
+
 def _validate_procedure(
     *, patient: Patient, started_at: datetime, ended_at: datetime, procedure: Procedure | None
 ) -> dict[str, list[str]]:
@@ -202,6 +311,8 @@ def _validate_procedure(
     _require_aware(errors, started_at=started_at, ended_at=ended_at)
     if errors:
         return errors
+    if after_death(started_at, patient=patient):
+        errors.setdefault("started_at", []).append(_after_death_message(patient))
     if ended_at < started_at:
         errors["ended_at"] = [_("The procedure cannot end before it starts.")]
     zone = patient.department.time_zone
@@ -263,12 +374,20 @@ def procedure_create(
     guidance: str,
     anesthesia: str,
     operator: str = "",
+    follow_up_status: str = FollowUpStatus.OPEN,
+    follow_up_closed_on: date | None = None,
 ) -> Procedure:
-    _raise(
-        _validate_procedure(
-            patient=patient, started_at=started_at, ended_at=ended_at, procedure=None
-        )
+    errors = _validate_procedure(
+        patient=patient, started_at=started_at, ended_at=ended_at, procedure=None
     )
+    if not errors:
+        errors = _validate_closure(
+            patient=patient,
+            ended_at=ended_at,
+            status=follow_up_status,
+            closed_on=follow_up_closed_on,
+        )
+    _raise(errors)
     procedure = Procedure(
         patient=patient,
         started_at=started_at,
@@ -276,6 +395,8 @@ def procedure_create(
         guidance=guidance,
         anesthesia=anesthesia,
         operator=operator.strip(),
+        follow_up_status=follow_up_status,
+        follow_up_closed_on=follow_up_closed_on,
     )
     procedure.full_clean()
     procedure.save()
@@ -292,8 +413,23 @@ def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -
     rolls back).
     """
     refuse_unknown_fields(
-        fields, allowed={"patient", "started_at", "ended_at", "guidance", "anesthesia", "operator"}
+        fields,
+        allowed={
+            "patient",
+            "started_at",
+            "ended_at",
+            "guidance",
+            "anesthesia",
+            "operator",
+            "follow_up_status",
+            "follow_up_closed_on",
+        },
     )
+    if (
+        fields.get("follow_up_status") == FollowUpStatus.OPEN
+        and "follow_up_closed_on" not in fields
+    ):
+        fields["follow_up_closed_on"] = None  # reopening clears the closing day
     # The times place every onset; another patient brings another sex and department.
     grading_inputs = [
         name
@@ -302,14 +438,20 @@ def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -
     ]
     for name, value in fields.items():
         setattr(procedure, name, value)
-    _raise(
-        _validate_procedure(
-            patient=procedure.patient,
-            started_at=procedure.started_at,
-            ended_at=procedure.ended_at,
-            procedure=procedure,
-        )
+    errors = _validate_procedure(
+        patient=procedure.patient,
+        started_at=procedure.started_at,
+        ended_at=procedure.ended_at,
+        procedure=procedure,
     )
+    if not errors:
+        errors = _validate_closure(
+            patient=procedure.patient,
+            ended_at=procedure.ended_at,
+            status=procedure.follow_up_status,
+            closed_on=procedure.follow_up_closed_on,
+        )
+    _raise(errors)
     procedure.full_clean()
     procedure._change_reason = change_reason(reason)
     procedure.save()
@@ -428,6 +570,8 @@ def _validate_follow_up(*, procedure: Procedure, contact_at: datetime) -> dict[s
         errors["contact_at"] = [_("A follow-up contact cannot be before the procedure start.")]
     elif in_the_future(contact_at, time_zone=procedure.patient.department.time_zone):
         errors["contact_at"] = [_("The follow-up contact is in the future.")]
+    elif after_death(contact_at, patient=procedure.patient):
+        errors["contact_at"] = [_after_death_message(procedure.patient)]
     return errors
 
 

@@ -224,6 +224,14 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "FractureTypeEnum": "registry.models.FractureType",
         "GuidanceEnum": "registry.models.Guidance",
+        # Names kept when the outcome analyses added choice sets under the same field names.
+        "UnitEnum": "complications.selectors.UNITS",
+        "SeverityEnum": "complications.api.serializers.SEVERITIES",
+        "WindowEnum": "complications.models.Window",
+        # The outcome analyses' choices (complications.analysis).
+        "IncidenceUnitEnum": "complications.analysis.incidence.INCIDENCE_UNITS",
+        "IncidenceWindowEnum": "complications.analysis.incidence.INCIDENCE_WINDOWS",
+        "AnalysisSeverityEnum": "complications.analysis.incidence.SEVERITIES",
     },
 }
 

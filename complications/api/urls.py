@@ -38,3 +38,15 @@ urlpatterns += [
 ]
 
 urlpatterns += [path("stats/cusum/", quality.CusumView.as_view(), name="stats-cusum")]
+
+from complications.api import analysis  # noqa: E402
+
+urlpatterns += [
+    path(
+        "stats/cumulative-incidence/",
+        analysis.CumulativeIncidenceView.as_view(),
+        name="stats-cumulative-incidence",
+    ),
+    path("stats/funnel/", analysis.FunnelView.as_view(), name="stats-funnel"),
+    path("stats/risk-adjusted/", analysis.RiskAdjustedView.as_view(), name="stats-risk-adjusted"),
+]

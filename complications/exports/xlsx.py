@@ -1,4 +1,6 @@
-"""Both tables in one workbook (sheets "cases" and "complications").
+"""Both tables in one workbook (sheets "cases" and "complications"), and a sheet
+"outcomes": the crude delayed rate beside the cumulative incidence at 30/90/180/365 days
+(``complications.analysis.incidence``), for the same selection.
 
 openpyxl's write-only mode streams rows to disk instead of holding the sheets
 in memory. Text that a spreadsheet would take for a formula is a string cell
@@ -14,9 +16,11 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from complications.analysis.incidence import cumulative_incidence
 from complications.exports.base import Exporter, Tick, register
 from complications.exports.tables import TABLES, Cell, cell_text
 from complications.models import ExportJob
+from complications.stats.rates import rates
 from registry import spreadsheets
 
 
@@ -40,7 +44,35 @@ class XlsxExporter(Exporter):
                 sheet.append([_xlsx_cell(sheet, cell_text(row.get(c))) for c in names])
                 if tick:
                     tick()
+        _outcomes_sheet(workbook.create_sheet(title="outcomes"), self.selection)
         workbook.save(path)
+
+
+def _outcomes_sheet(sheet: Any, selection: Any) -> None:
+    """Per severity (any, major): the crude delayed rate and the cumulative incidence of
+    delayed complications at 30/90/180/365 days with its 95 % band, per fracture."""
+    filters = dict(selection.filters)
+    filters.pop("unit", None)
+    crude = rates(user=selection.user, unit="fracture", **filters)["windows"]["delayed"]
+    sheet.append(["severity", "measure", "day", "value", "ci95_low", "ci95_high", "at_risk"])
+    for severity in ("any", "major"):
+        events = crude["major"] if severity == "major" else crude["events"]
+        rate = events / crude["at_risk"] if crude["at_risk"] else 0.0
+        sheet.append(
+            [severity, "crude_delayed_rate", None, round(rate, 4), None, None, crude["at_risk"]]
+        )
+        estimate = cumulative_incidence(user=selection.user, severity=severity, **filters)
+        for day, value in estimate["at"].items():
+            sheet.append(
+                [
+                    severity,
+                    "cumulative_incidence",
+                    int(day),
+                    value["cif"],
+                    *value["ci95"],
+                    value["at_risk"],
+                ]
+            )
 
 
 def _xlsx_cell(sheet: Any, value: Cell) -> Any:

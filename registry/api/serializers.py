@@ -99,6 +99,19 @@ class PatientSerializer(serializers.ModelSerializer):
             "duplicates, never in clear and never returned."
         ),
     )
+    death_date = BoundedDateField(
+        required=False,
+        allow_null=True,
+        help_text=_(
+            "Date of death, or null: not in the future nor before birth; no contact, onset or "
+            "procedure may be recorded after it."
+        ),
+    )
+    death_related = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text=_("Whether a recorded complication caused the death (null: unknown or alive)."),
+    )
 
     class Meta:
         model = Patient
@@ -110,6 +123,8 @@ class PatientSerializer(serializers.ModelSerializer):
             "birth_date",
             "birth_year",
             "hospital_number",
+            "death_date",
+            "death_related",
             "created_at",
             "updated_at",
         ]
@@ -147,11 +162,23 @@ class ProcedureSerializer(serializers.ModelSerializer):
             "guidance",
             "anesthesia",
             "operator",
+            "follow_up_status",
+            "follow_up_closed_on",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
         validators: list[Any] = []
+        extra_kwargs = {
+            "follow_up_status": {
+                "help_text": _(
+                    "open (default): follow-up still expected; completed, lost or deceased close it."
+                )
+            },
+            "follow_up_closed_on": {
+                "help_text": _("The day the follow-up was closed: required unless open.")
+            },
+        }
 
 
 class FractureSerializer(serializers.ModelSerializer):

@@ -343,7 +343,15 @@ class TestFiles:
         download = client.get(body["download_url"])
         assert download["Content-Type"].startswith("application/vnd.openxmlformats")
         workbook = load_workbook(io.BytesIO(b"".join(download.streaming_content)), read_only=True)
-        assert workbook.sheetnames == ["cases", "complications"]
+        assert workbook.sheetnames == ["cases", "complications", "outcomes"]
+        outcomes = list(workbook["outcomes"].values)
+        assert outcomes[0][:4] == ("severity", "measure", "day", "value")
+        # per severity: the crude delayed rate, then the cumulative incidence at four days
+        assert [(row[0], row[1], row[2]) for row in outcomes[1:6]] == [
+            ("any", "crude_delayed_rate", None),
+            *(("any", "cumulative_incidence", day) for day in (30, 90, 180, 365)),
+        ]
+        assert len(outcomes) == 11
         cases_rows = list(workbook["cases"].values)
         assert list(cases_rows[0]) == [c for c in CASE_COLUMNS if c != "registry_id"]
         assert len(cases_rows) == 4 and len(list(workbook["complications"].values)) == 4

@@ -51,6 +51,7 @@ def _procedure_data(procedure: Procedure, *, shift=timedelta(), **overrides) -> 
         "guidance": procedure.guidance,
         "anesthesia": procedure.anesthesia,
         "operator": procedure.operator,
+        "follow_up_status": procedure.follow_up_status,
         "reason": "Times corrected from the PACS",
         **overrides,
     }
@@ -347,3 +348,40 @@ def test_a_patient_without_procedures_is_deleted_and_the_audit_keeps_why(manager
     assert response.url == "/patients/"
     assert not Patient.objects.filter(pk=patient.pk).exists()
     assert Patient.history.filter(id=patient.pk).first().history_change_reason == "Registered twice"
+
+
+# --- vital status and follow-up closure on the correction pages --------------------------------
+
+
+def test_the_follow_up_is_closed_and_the_death_recorded_on_the_correction_pages(manager, case):
+    response = manager.post(
+        f"/cases/{case.pk}/edit/",
+        _procedure_data(case, follow_up_status="deceased", follow_up_closed_on="2020-06-01"),
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    case.refresh_from_db()
+    assert (case.follow_up_status, str(case.follow_up_closed_on)) == ("deceased", "2020-06-01")
+    patient = case.patient
+    data = {
+        "registry_id": patient.registry_id,
+        "sex": patient.sex,
+        "birth_date": patient.birth_date.isoformat(),
+        "death_date": "2020-05-31",  # before the closing day
+        "death_related": "false",
+        "reason": "Death reported by the GP",
+    }
+    response = manager.post(f"/patients/{patient.pk}/edit/", data)
+    assert response.status_code == 200
+    assert "follow-up closing day (2020-06-01)" in response.content.decode()
+    response = manager.post(f"/patients/{patient.pk}/edit/", {**data, "death_date": "2020-06-01"})
+    assert response.status_code == 302
+    patient.refresh_from_db()
+    assert (str(patient.death_date), patient.death_related) == ("2020-06-01", False)
+
+
+def test_a_closed_follow_up_needs_its_day_on_the_form(manager, case):
+    response = manager.post(
+        f"/cases/{case.pk}/edit/", _procedure_data(case, follow_up_status="lost")
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["follow_up_closed_on"]
