@@ -225,7 +225,7 @@ SPECTACULAR_SETTINGS = {
         "FractureTypeEnum": "registry.models.FractureType",
         "GuidanceEnum": "registry.models.Guidance",
         # Names kept when the outcome analyses added choice sets under the same field names.
-        "UnitEnum": "complications.selectors.UNITS",
+        "UnitEnum": "complications.stats.selection.UNITS",
         "SeverityEnum": "complications.api.serializers.SEVERITIES",
         "WindowEnum": "complications.models.Window",
         # The outcome analyses' choices (complications.analysis).
