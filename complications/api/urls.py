@@ -47,3 +47,17 @@ urlpatterns += [
 from complications.api import quality  # noqa: E402
 
 urlpatterns += [path("stats/cusum/", quality.CusumView.as_view(), name="stats-cusum")]
+
+from complications.api import fhir_bulk  # noqa: E402
+
+urlpatterns += [
+    path("fhir/$export", fhir_bulk.BulkExportKickoffView.as_view(), name="fhir-bulk-kickoff"),
+    path(
+        "fhir/$export/<int:pk>/", fhir_bulk.BulkExportStatusView.as_view(), name="fhir-bulk-status"
+    ),
+    path(
+        "fhir/$export/<int:pk>/<str:resource_type>.ndjson",
+        fhir_bulk.BulkExportFileView.as_view(),
+        name="fhir-bulk-file",
+    ),
+]

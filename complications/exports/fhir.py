@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any
 
@@ -575,14 +575,25 @@ def _adverse_events(ctx: _Context) -> Iterator[Resource]:
 RESOURCE_TYPES = ("Organization", "Patient", "Condition", "Procedure", "Encounter", "AdverseEvent")
 
 
-def fhir_resources(selection: Selection, ids: FhirIds | None = None) -> Iterator[Resource]:
+def fhir_resources(
+    selection: Selection, ids: FhirIds | None = None, *, types: Collection[str] | None = None
+) -> Iterator[Resource]:
     """Every resource of the selection, each once: Organizations, then per patient
-    the Patient, its Conditions and Procedures, then Encounters, then AdverseEvents."""
+    the Patient, its Conditions and Procedures, then Encounters, then AdverseEvents.
+    ``types``: only these resource types (a pass none of them needs is skipped)."""
     ctx = _Context(selection, ids or FhirIds())
-    yield from _organizations(ctx)
-    yield from _cases(ctx)
-    yield from _encounters(ctx)
-    yield from _adverse_events(ctx)
+    wanted = set(RESOURCE_TYPES if types is None else types)
+    passes = (
+        ({"Organization"}, _organizations),
+        ({"Patient", "Condition", "Procedure"}, _cases),
+        ({"Encounter"}, _encounters),
+        ({"AdverseEvent"}, _adverse_events),
+    )
+    for gives, run in passes:
+        if gives & wanted:
+            for resource in run(ctx):
+                if resource["resourceType"] in wanted:
+                    yield resource
 
 
 def fhir_bundle_chunks(selection: Selection, *, tick: Tick | None = None) -> Iterator[str]:

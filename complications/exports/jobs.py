@@ -168,7 +168,7 @@ def export_job_run(*, job_id: int) -> ExportJob:
         selection = Selection.for_user(
             job.owner, filters_from_json(job.filters), job.departments.values_list("pk", flat=True)
         )
-        exporter = exporter_type(selection, kind=job.kind)
+        exporter = exporter_type.for_job(job, selection)
         exporter.write(Path(temporary), tick=_Progress(job.pk, exporter.count()))
         os.replace(temporary, final)
     except OperationalError:
