@@ -102,9 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     n_fractures = fractures_in_db()
     results: list[dict[str, Any]] = []
     for name in args.jobs.split(","):
-        runs = [
-            run_child(["bench/bench_fhir_bulk.py", "--child", name]) for _ in range(args.runs)
-        ]
+        runs = [run_child(["bench/bench_fhir_bulk.py", "--child", name]) for _ in range(args.runs)]
         seconds = p50([r["seconds"] for r in runs])
         results.append(
             {
@@ -154,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         if r["by_type"]:
             print(f"  {r['job']} by type: {r['by_type']}")
-    write_json(args.out or f"fhir_bulk_{n_fractures}", {"fractures": n_fractures, "results": results})
+    write_json(
+        args.out or f"fhir_bulk_{n_fractures}", {"fractures": n_fractures, "results": results}
+    )
     return 0
 
 

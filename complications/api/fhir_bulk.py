@@ -49,7 +49,7 @@ OUTPUT_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
 class BulkKickoffQuerySerializer(CohortQuerySerializer):
     """The cohort filters, and the Bulk Data parameters (names with a leading underscore)."""
 
-    def get_fields(self) -> dict[str, serializers.Field]:
+    def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
         fields["_type"] = serializers.CharField(
             required=False,

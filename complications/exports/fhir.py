@@ -635,7 +635,7 @@ def fhir_count(selection: Selection) -> int:
         .count()
     )
     contacts = FollowUp.objects.filter(procedure__in=fractures.values("procedure")).count()
-    return sum(counts.values()) + cancers + contacts + selection.complications().count()
+    return int(sum(counts.values())) + cancers + contacts + selection.complications().count()
 
 
 @register

@@ -58,16 +58,10 @@ class BulkSelection(Selection):
         changed = (
             Q(procedure__updated_at__gte=since)
             | Q(procedure__patient__updated_at__gte=since)
+            | Exists(Fracture.history.filter(procedure_id=procedure, history_date__gte=since))
+            | Exists(FollowUp.history.filter(procedure_id=procedure, history_date__gte=since))
             | Exists(
-                Fracture.history.filter(procedure_id=procedure, history_date__gte=since)  # type: ignore[attr-defined]
-            )
-            | Exists(
-                FollowUp.history.filter(procedure_id=procedure, history_date__gte=since)  # type: ignore[attr-defined]
-            )
-            | Exists(
-                ComplicationEvent.history.filter(  # type: ignore[attr-defined]
-                    procedure_id=procedure, history_date__gte=since
-                )
+                ComplicationEvent.history.filter(procedure_id=procedure, history_date__gte=since)
             )
         )
         return fractures.filter(changed)
