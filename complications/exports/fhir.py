@@ -160,6 +160,7 @@ def _aetiology_condition(patient_id: int, aetiology: str, ctx: _Context) -> Reso
         "aetiology-condition",
         f"{patient_id}-{aetiology}",
     )
+    resource["clinicalStatus"] = ACTIVE  # con-3: a problem-list item has a clinical status
     resource["verificationStatus"] = _condition_verification("confirmed", "Confirmed")
     resource["category"] = [_condition_category("problem-list-item", "Problem List Item")]
     resource["code"] = {
@@ -172,6 +173,11 @@ def _aetiology_condition(patient_id: int, aetiology: str, ctx: _Context) -> Reso
     }
     resource["subject"] = ctx.ids.ref("Patient", patient_id)
     return resource
+
+
+ACTIVE = {
+    "coding": [{"system": f"{t.THO}/condition-clinical", "code": "active", "display": "Active"}]
+}
 
 
 def _condition_category(code: str, display: str) -> dict[str, Any]:
@@ -238,6 +244,8 @@ def _fracture_condition(case: Row, ctx: _Context) -> Resource:
             }
         )
     resource["extension"] = extensions
+    if impending:
+        resource["clinicalStatus"] = ACTIVE  # con-3
     resource["verificationStatus"] = _condition_verification("confirmed", "Confirmed")
     resource["category"] = [
         _condition_category("problem-list-item", "Problem List Item")

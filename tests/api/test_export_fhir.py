@@ -173,6 +173,7 @@ class TestDemoCohortBundle:
                 impending += 1  # a risk: no fracture code
                 assert systems == {t.code_system_url("fracture-type")}
                 assert condition["category"][0]["coding"][0]["code"] == "problem-list-item"
+                assert condition["clinicalStatus"]["coding"][0]["code"] == "active"  # con-3
             else:
                 assert {t.SNOMED, t.ICD10} <= systems
             laterality = extension(condition["bodySite"][0], t.extension_url("laterality"))
