@@ -103,7 +103,9 @@ def read_index(handle: IO[bytes]) -> tuple[dict[str, tuple[int, int, int]], int]
 class FhirBulkExporter(Exporter):
     identifier = ExportJob.Format.NDJSON
     extension = "ndjson"
-    content_type = CONTENT_TYPE
+    # The job's file is the packed one (an index line, then every type's lines): not
+    # NDJSON of resources until the file URLs serve each type's part (CONTENT_TYPE).
+    content_type = "application/octet-stream"
     name = "fhir-bulk"
 
     def __init__(
