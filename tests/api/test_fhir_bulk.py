@@ -164,3 +164,10 @@ class TestBulkExport:
         assert response.json()["issue"][0]["diagnostics"] == "RuntimeError: boom"
         csv_job = ExportJob.objects.create(owner=head, format="csv", kind="cases")
         assert api_client_for(head).get(f"{KICKOFF}/{csv_job.pk}/").status_code == 404
+
+
+def test_the_export_page_does_not_offer_the_packed_bulk_file():
+    from complications.export_views import ExportStartForm
+
+    offered = [value for value, _label in ExportStartForm().fields["format"].choices]
+    assert "ndjson" not in offered and {"csv", "xlsx", "fhir"} <= set(offered)
