@@ -27,7 +27,12 @@ JOBS_SHOWN = 50
 
 
 class ExportStartForm(forms.Form):
-    format = forms.ChoiceField(label=_("Format"), choices=ExportJob.Format.choices)
+    # The FHIR Bulk Data export is an API (GET /api/v1/fhir/$export): its job file
+    # packs the per-type NDJSON files that only the API's file URLs unpack.
+    format = forms.ChoiceField(
+        label=_("Format"),
+        choices=[c for c in ExportJob.Format.choices if c[0] != ExportJob.Format.NDJSON],
+    )
     kind = forms.ChoiceField(
         label=_("Table (CSV)"),
         choices=ExportJob.Kind.choices,

@@ -278,6 +278,7 @@ class ExportJob(models.Model):
         CSV = "csv", _("CSV")
         XLSX = "xlsx", _("Excel (XLSX)")
         FHIR = "fhir", _("HL7 FHIR R4 (JSON)")
+        NDJSON = "ndjson", _("HL7 FHIR R4 Bulk Data (NDJSON)")
 
     class Kind(models.TextChoices):
         CASES = "cases", _("Cases (one row per fracture)")
@@ -336,7 +337,8 @@ class ExportJob(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(format__in=["csv", "xlsx", "fhir"]), name="exportjob_format_valid"
+                condition=Q(format__in=["csv", "xlsx", "fhir", "ndjson"]),
+                name="exportjob_format_valid",
             ),
             models.CheckConstraint(
                 condition=Q(format="csv", kind__in=["cases", "complications"])

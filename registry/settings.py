@@ -387,3 +387,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# HL7 FHIR exports (docs/fhir/README.md). The installation's name makes the resources'
+# ids stable from one export to the next and distinct from another installation's; the
+# synchronous Bundle holds at most this many entries (beyond: the Bulk Data $export).
+FHIR_INSTALLATION = env_str("FHIR_INSTALLATION", "pigsf")
+FHIR_BUNDLE_MAX_ENTRIES = env_int("FHIR_BUNDLE_MAX_ENTRIES", 50_000)

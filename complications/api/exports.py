@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.urls import reverse
@@ -137,18 +138,43 @@ class CasesCsvView(_TableCsvView):
         summary="HL7 FHIR R4 Bundle (collection) of Patient, Procedure, Condition, AdverseEvent",
         description=(
             "One Patient per patient, one Procedure per procedure, one Condition per fracture, "
-            "one AdverseEvent per complication (the CTCAE term as a MedDRA coding, the grade as "
-            "severity, seriousness and the ctcae-grade extension), linked by urn:uuid "
-            "references. Streamed. Birth dates and registry ids only for holders of "
-            "registry.export_identifiers."
+            "one AdverseEvent per complication (the CTCAE term as a MedDRA coding, the grade in "
+            "the ae-grade extension and as severity, seriousness from the recorded facts), "
+            "plus the department (Organization), follow-up contacts (Encounter) and cancer "
+            "aetiologies (Condition), linked by urn:uuid references; valid FHIR R4 4.0.1 "
+            "(docs/fhir/README.md). Streamed. Birth dates and registry ids only for holders "
+            "of registry.export_identifiers. At most FHIR_BUNDLE_MAX_ENTRIES resources: "
+            "beyond, 413 pointing to the Bulk Data export (GET /api/v1/fhir/$export)."
         ),
         parameters=[CohortQuerySerializer],
-        responses={(200, "application/fhir+json"): OpenApiTypes.OBJECT, **_ERRORS},
+        responses={
+            (200, "application/fhir+json"): OpenApiTypes.OBJECT,
+            **_ERRORS,
+            413: OpenApiResponse(
+                description="Too many resources for one Bundle: use GET /api/v1/fhir/$export."
+            ),
+        },
         tags=["exports"],
     )
 )
 class FhirBundleView(_StreamView):
     format = ExportJob.Format.FHIR
+
+    def get(self, request: Request) -> StreamingHttpResponse:  # type: ignore[override]
+        selection = _selection(request)
+        exporter = exports.exporter_for(self.format, selection)
+        entries, cap = exporter.count(), settings.FHIR_BUNDLE_MAX_ENTRIES
+        if entries > cap:
+            message = _(
+                "This selection holds %(entries)s FHIR resources, more than the %(cap)s one "
+                "Bundle may hold. Narrow the filters, or use the FHIR Bulk Data export: "
+                "GET /api/v1/fhir/$export (NDJSON files per resource type)."
+            ) % {"entries": entries, "cap": cap}
+            return Response(  # type: ignore[return-value]
+                {"detail": message}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+            )
+        response = StreamingHttpResponse(exporter.stream(), content_type=exporter.content_type)
+        return _attachment(response, exporter.stream_name())
 
 
 # --- background jobs ------------------------------------------------------------------

@@ -50,3 +50,17 @@ urlpatterns += [
     path("stats/funnel/", analysis.FunnelView.as_view(), name="stats-funnel"),
     path("stats/risk-adjusted/", analysis.RiskAdjustedView.as_view(), name="stats-risk-adjusted"),
 ]
+
+from complications.api import fhir_bulk  # noqa: E402
+
+urlpatterns += [
+    path("fhir/$export", fhir_bulk.BulkExportKickoffView.as_view(), name="fhir-bulk-kickoff"),
+    path(
+        "fhir/$export/<int:pk>/", fhir_bulk.BulkExportStatusView.as_view(), name="fhir-bulk-status"
+    ),
+    path(
+        "fhir/$export/<int:pk>/<str:resource_type>.ndjson",
+        fhir_bulk.BulkExportFileView.as_view(),
+        name="fhir-bulk-file",
+    ),
+]

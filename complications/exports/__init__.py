@@ -9,13 +9,13 @@ an exporter or create a job, the Celery task claims and writes a job
 
 - ``selection``: what an export covers (the statistics' own selection);
 - ``tables``: the two tables' columns and row rules, shared by every format;
-- ``csv``, ``sql_csv`` (its PostgreSQL variant), ``xlsx``, ``fhir``: the exporters;
+- ``csv``, ``sql_csv`` (its PostgreSQL variant), ``xlsx``, ``fhir``, ``fhir_bulk``: the exporters;
 - ``jobs``: the one job service, which runs any exporter.
 
 Importing this package registers every exporter.
 """
 
-from complications.exports import csv, fhir, sql_csv, xlsx  # noqa: F401  (they register)
+from complications.exports import csv, fhir, fhir_bulk, sql_csv, xlsx  # noqa: F401  (they register)
 from complications.exports.base import (
     Exporter,
     exporter_class,

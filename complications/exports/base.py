@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import connections
@@ -44,6 +44,11 @@ class Exporter:
     def __init__(self, selection: Selection, *, kind: str = "") -> None:
         self.selection = selection
         self.kind = kind or self.default_kind
+
+    @classmethod
+    def for_job(cls, job: Any, selection: Selection) -> Exporter:
+        """The exporter of a background job (a format may read options the job stored)."""
+        return cls(selection, kind=job.kind)
 
     def count(self) -> int:
         """How many rows or records ``write`` will tick for."""

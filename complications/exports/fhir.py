@@ -1,312 +1,649 @@
-"""The HL7 FHIR R4 Bundle (type collection) of the selection.
+"""HL7 FHIR R4 (4.0.1) resources of the selection, and the Bundle exporter.
 
-It is streamed entry by entry: the envelope and every entry are built and
-validated by the ``fhir.resources`` models, only the list that joins them is
-written by hand. Patients, Procedures and Conditions come from the cases
-table's rows, AdverseEvents from the complications table's, so the Bundle
-holds the same cases, de-identified the same way.
+The resources are plain dicts, written to the R4 JSON schema (the tests
+validate every export against the official R4 ``fhir.schema.json``): no
+library of R4 models enforces R4's required bindings, and dicts stream fast.
+The implementation guide (docs/fhir/README.md) describes the mapping; the
+vocabulary is in ``fhir_terms``. In short:
 
-FHIR mapping (R4; the ``fhir.resources.R4B`` models, identical to R4 for the
-four resources used)
--------------------------------------------------------------------------
-- Patient: gender; no name. ``birthDate`` and the registry id (``identifier``)
-  only with the identifiers permission; otherwise the age is carried by each
-  Procedure (``age-at-procedure`` extension, UCUM years), like the tables.
-- Procedure: status completed, code text "Percutaneous image-guided screw
-  fixation" (no SNOMED CT code: none we could vouch for names this exact
-  procedure), performedPeriod, performer display (operator initials),
-  reasonReference to the fracture Conditions, extensions for the imaging
-  guidance and the anaesthesia.
-- Condition: one per fracture; category encounter-diagnosis, verification
-  confirmed, code text "<Type> fracture of <site> (<aetiology>)" with a registry coding of
-  the type, bodySite text "<Site>, <side>" with a registry coding of the site.
-- AdverseEvent: one per complication; actuality actual; event = the CTCAE v5.0
-  term as a MedDRA coding (``https://www.meddra.org``, the HL7 terminology's
-  canonical MedDRA URI; the term code is its MedDRA code); severity from
-  adverse-event-severity: grade 1 mild, 2 moderate, 3-5 severe, with the text
-  "CTCAE v5.0 grade N"; seriousness serious for major (grade 3-5), non-serious
-  for minor; the CTCAE grade itself in the ``ctcae-grade`` extension
-  (valueInteger, since the R4 severity value set cannot hold five grades) and
-  the timing window in ``complication-window``; date = the onset (a date-only
-  onset as a date; none for "during the procedure"); outcome mapped to
-  adverse-event-outcome; suspectEntity = the Procedure, with the relatedness
-  as the causality assessment's text; subjectMedicalHistory = the fracture
-  Conditions it concerns.
-- References are ``urn:uuid:`` fullUrls, UUIDs derived from a random
-  per-export namespace: stable within one Bundle (no map held in memory),
-  unrelated between two exports.
-The registry's own extensions and code systems are named under
-``REGISTRY_FHIR`` (a URN until the registry publishes its definitions).
+- Organization per department (its time zone in an extension);
+- Patient (gender; birth date and registry id only with the identifiers
+  permission), its mCODE-style cancer Condition when a fracture's aetiology is a
+  metastasis or a myeloma;
+- Condition per fracture (SNOMED CT, ICD-10 and the registry's coding; an
+  impending fracture is a risk: no fracture code, the registry's "impending"
+  type, category problem-list-item), with site, coded laterality, screws and
+  cement;
+- Procedure per procedure (reasonReference: its fractures);
+- Encounter per follow-up contact (reasonReference: the procedure; diagnosis:
+  the fractures it covers);
+- AdverseEvent per complication: MedDRA term with its version, the CTCAE grade
+  in the AE Clinical Research backport's ``ae-grade`` (NCI Thesaurus),
+  severity, seriousness from the recorded facts (absent when they do not say),
+  causality, and the facts, automatic grade, override and rationale in the
+  registry's extensions.
+
+Ids are UUIDs derived from the installation (``FHIR_INSTALLATION``), the
+resource type and the record's id: the same record has the same id in every
+export, so a receiver can update and deduplicate. Every resource has a business
+identifier under ``https://pigsf-registry.org/fhir/sid/`` and security labels.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from itertools import islice
 from typing import Any
-from urllib.parse import quote
 
+from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
-from fhir.resources.R4B.adverseevent import AdverseEvent
-from fhir.resources.R4B.bundle import Bundle, BundleEntry
-from fhir.resources.R4B.condition import Condition
-from fhir.resources.R4B.patient import Patient
-from fhir.resources.R4B.procedure import Procedure as FhirProcedure
-from fhir.resources.R4B.resource import Resource
 
-from complications.ctcae import severity_for
+from complications.exports import fhir_terms as t
 from complications.exports.base import Exporter, Tick, register
 from complications.exports.selection import Selection
-from complications.exports.tables import Row, case_row, case_values, complication_rows
-from complications.models import ExportJob, Outcome, Window
-from registry.models import Aetiology, Anesthesia, FractureType, Guidance, Side, Site
+from complications.exports.tables import CHUNK, Row, case_row, case_values, complication_rows
+from complications.models import ComplicationEvent, ExportJob, Outcome, Relatedness, Window
+from registry.models import (
+    Aetiology,
+    Anesthesia,
+    ContactKind,
+    Department,
+    FollowUp,
+    FractureType,
+    Guidance,
+    Side,
+    Site,
+)
 
-REGISTRY_FHIR = "urn:pigsf-registry:fhir"
-MEDDRA = "https://www.meddra.org"
-UCUM = "http://unitsofmeasure.org"
-THO = "http://terminology.hl7.org/CodeSystem"
+REGISTRY_FHIR = t.CANONICAL
+MEDDRA = t.MEDDRA
 PROCEDURE_TEXT = "Percutaneous image-guided screw fixation"
-FHIR_SEVERITY = {1: "mild", 2: "moderate", 3: "severe", 4: "severe", 5: "severe"}
-FHIR_OUTCOME = {
-    Outcome.RESOLVED: "resolved",
-    Outcome.RESOLVED_WITH_SEQUELAE: "resolvedWithSequelae",
-    Outcome.ONGOING: "ongoing",
-    Outcome.DEATH: "fatal",
+Resource = dict[str, Any]
+
+
+def dumps(resource: Mapping[str, Any]) -> str:
+    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+
+
+def _batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(iterable)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _ext(name: str, **value: Any) -> dict[str, Any]:
+    return {"url": t.extension_url(name), **value}
+
+
+def _coding(system: str, code: str, display: Any) -> dict[str, str]:
+    return {"system": t.code_system_url(system), "code": code, "display": str(display)}
+
+
+def _label(choices: Any, value: str) -> str:
+    return str(choices(value).label)
+
+
+class FhirIds:
+    """Stable ids: the same record has the same UUID in every export of this installation.
+
+    ``relative`` references (``Patient/<id>``) are for NDJSON files, where no
+    Bundle gives the resources ``urn:uuid:`` full URLs.
+    """
+
+    def __init__(self, *, relative: bool = False) -> None:
+        self.namespace = uuid.uuid5(
+            uuid.NAMESPACE_URL, f"{t.CANONICAL}/installation/{settings.FHIR_INSTALLATION}"
+        )
+        self.relative = relative
+
+    def id(self, resource_type: str, key: Any) -> str:
+        return str(uuid.uuid5(self.namespace, f"{resource_type}/{key}"))
+
+    def ref(self, resource_type: str, key: Any) -> dict[str, str]:
+        name = self.id(resource_type, key)
+        return {"reference": f"{resource_type}/{name}" if self.relative else f"urn:uuid:{name}"}
+
+
+class _Context:
+    def __init__(self, selection: Selection, ids: FhirIds) -> None:
+        self.selection, self.ids = selection, ids
+        self.security = t.security(selection.identifiers)
+
+    def base(self, resource_type: str, key: Any, identifier: str, value: Any) -> Resource:
+        return {
+            "resourceType": resource_type,
+            "id": self.ids.id(resource_type, key),
+            "meta": {"security": self.security},
+            "identifier": [{"system": t.identifier_system(identifier), "value": str(value)}],
+        }
+
+
+# --- resources -----------------------------------------------------------------------
+
+
+def _organization(department: Mapping[str, Any], ctx: _Context) -> Resource:
+    resource = ctx.base("Organization", department["code"], "department", department["code"])
+    resource["active"] = True
+    resource["name"] = department["name"]
+    resource["extension"] = [_ext("department-time-zone", valueCode=department["time_zone"])]
+    return resource
+
+
+def _patient(raw: Mapping[str, Any], ctx: _Context) -> Resource:
+    department = raw["procedure__patient__department__code"]
+    resource = ctx.base(
+        "Patient", raw["procedure__patient_id"], "patient", raw["procedure__patient_id"]
+    )
+    if ctx.selection.identifiers:
+        resource["identifier"].append(
+            {
+                "system": t.identifier_system(f"department/{department}/registry-id"),
+                "value": raw["procedure__patient__registry_id"],
+            }
+        )
+        resource["birthDate"] = raw["procedure__patient__birth_date"].isoformat()
+    resource["gender"] = raw["procedure__patient__sex"]
+    resource["managingOrganization"] = ctx.ids.ref("Organization", department)
+    return resource
+
+
+def _aetiology_condition(patient_id: int, aetiology: str, ctx: _Context) -> Resource:
+    """The cancer behind a pathological fracture, as mCODE records a cancer condition."""
+    codes = t.AETIOLOGY_CONDITION[aetiology]
+    resource = ctx.base(
+        "Condition",
+        f"aetiology/{patient_id}/{aetiology}",
+        "aetiology-condition",
+        f"{patient_id}-{aetiology}",
+    )
+    resource["clinicalStatus"] = ACTIVE  # con-3: a problem-list item has a clinical status
+    resource["verificationStatus"] = _condition_verification("confirmed", "Confirmed")
+    resource["category"] = [_condition_category("problem-list-item", "Problem List Item")]
+    resource["code"] = {
+        "coding": [
+            {"system": system, "code": code, "display": display}
+            for system, (code, display) in codes.items()
+        ]
+        + [_coding("aetiology", aetiology, _label(Aetiology, aetiology))],
+        "text": _label(Aetiology, aetiology),
+    }
+    resource["subject"] = ctx.ids.ref("Patient", patient_id)
+    return resource
+
+
+ACTIVE = {
+    "coding": [{"system": f"{t.THO}/condition-clinical", "code": "active", "display": "Active"}]
 }
 
 
-def _extension(name: str, **value: Any) -> dict[str, Any]:
-    return {"url": f"{REGISTRY_FHIR}:StructureDefinition:{name}", **value}
+def _condition_category(code: str, display: str) -> dict[str, Any]:
+    return {"coding": [{"system": f"{t.THO}/condition-category", "code": code, "display": display}]}
 
 
-def _registry_coding(system: str, code: str, display: Any) -> dict[str, str]:
-    return {"system": f"{REGISTRY_FHIR}:CodeSystem:{system}", "code": code, "display": str(display)}
-
-
-class _FhirIds:
-    """``urn:uuid:`` names derived from a random per-export namespace."""
-
-    def __init__(self) -> None:
-        self.namespace = uuid.uuid4()
-
-    def id(self, resource_type: str, pk: int) -> str:
-        return str(uuid.uuid5(self.namespace, f"{resource_type}/{pk}"))
-
-    def ref(self, resource_type: str, pk: int) -> dict[str, str]:
-        return {"reference": f"urn:uuid:{self.id(resource_type, pk)}"}
-
-
-def _patient(raw: Mapping[str, Any], ids: _FhirIds, selection: Selection) -> Patient:
-    values: dict[str, Any] = {
-        "id": ids.id("Patient", raw["procedure__patient_id"]),
-        "gender": raw["procedure__patient__sex"],
+def _condition_verification(code: str, display: str) -> dict[str, Any]:
+    return {
+        "coding": [{"system": f"{t.THO}/condition-ver-status", "code": code, "display": display}]
     }
-    if selection.identifiers:
-        department = quote(raw["procedure__patient__department__code"], safe="")
-        values["birthDate"] = raw["procedure__patient__birth_date"].isoformat()
-        values["identifier"] = [
+
+
+def _fracture_condition(case: Row, ctx: _Context) -> Resource:
+    kind, site, side, aetiology = (
+        case["fracture_type"],
+        case["site"],
+        case["side"],
+        case["aetiology"],
+    )
+    site_label = _label(Site, site)
+    impending = kind == FractureType.IMPENDING
+    if impending:
+        text = f"Impending pathological fracture of {site_label.lower()} (risk)"
+    else:
+        text = f"{_label(FractureType, kind)} fracture of {site_label.lower()}"
+    if aetiology:
+        text += f" ({_label(Aetiology, aetiology).lower()})"
+    codings: list[dict[str, str]] = []
+    if not impending:
+        code, display = t.FRACTURE_SNOMED[kind]
+        codings.append({"system": t.SNOMED, "code": code, "display": display})
+        icd = t.FRACTURE_ICD10.get((kind, aetiology)) or t.FRACTURE_ICD10[(kind, "")]
+        codings.append({"system": t.ICD10, "code": icd[0], "display": icd[1]})
+    codings.append(_coding("fracture-type", kind, _label(FractureType, kind)))
+
+    site_codings = []
+    if site in t.BODY_SITE:
+        code, display = t.BODY_SITE[site]
+        site_codings.append({"system": t.SNOMED, "code": code, "display": display})
+    site_codings.append(_coding("fracture-site", site, site_label))
+    laterality_code, laterality_display = t.LATERALITY[side]
+    resource = ctx.base("Condition", case["fracture_id"], "fracture", case["fracture_id"])
+    extensions = [
+        _ext(
+            "fracture-type", valueCoding=_coding("fracture-type", kind, _label(FractureType, kind))
+        ),
+        _ext("screws", valuePositiveInt=case["screws"]),
+        _ext("cement-augmented", valueBoolean=case["cement_augmented"]),
+    ]
+    if aetiology:
+        extensions.append(
+            _ext(
+                "fracture-aetiology",
+                valueCoding=_coding("aetiology", aetiology, _label(Aetiology, aetiology)),
+            )
+        )
+    if aetiology in t.AETIOLOGY_CONDITION:
+        extensions.append(
             {
-                "system": f"{REGISTRY_FHIR}:department:{department}:registry-id",
-                "value": raw["procedure__patient__registry_id"],
+                "url": t.CONDITION_RELATED,
+                "valueReference": ctx.ids.ref(
+                    "Condition", f"aetiology/{case['patient_id']}/{aetiology}"
+                ),
             }
-        ]
-    return Patient(**values)
+        )
+    resource["extension"] = extensions
+    if impending:
+        resource["clinicalStatus"] = ACTIVE  # con-3
+    resource["verificationStatus"] = _condition_verification("confirmed", "Confirmed")
+    resource["category"] = [
+        _condition_category("problem-list-item", "Problem List Item")
+        if impending
+        else _condition_category("encounter-diagnosis", "Encounter Diagnosis")
+    ]
+    resource["code"] = {"coding": codings, "text": text}
+    resource["bodySite"] = [
+        {
+            "extension": [
+                _ext(
+                    "laterality",
+                    valueCodeableConcept={
+                        "coding": [
+                            {
+                                "system": t.SNOMED,
+                                "code": laterality_code,
+                                "display": laterality_display,
+                            },
+                            _coding("laterality", side, _label(Side, side)),
+                        ]
+                    },
+                )
+            ],
+            "coding": site_codings,
+            "text": f"{site_label}, {_label(Side, side).lower()}",
+        }
+    ]
+    resource["subject"] = ctx.ids.ref("Patient", case["patient_id"])
+    return resource
 
 
-def _procedure(case: Row, fracture_ids: list[int], ids: _FhirIds) -> FhirProcedure:
-    values: dict[str, Any] = {
-        "id": ids.id("Procedure", case["procedure_id"]),
-        "status": "completed",
-        "code": {"text": PROCEDURE_TEXT},
-        "subject": ids.ref("Patient", case["patient_id"]),
-        "performedPeriod": {
-            "start": case["procedure_started_at"].isoformat(),
-            "end": case["procedure_ended_at"].isoformat(),
-        },
-        "reasonReference": [ids.ref("Condition", pk) for pk in fracture_ids],
-        "extension": [
-            _extension(
-                "age-at-procedure",
-                valueAge={
-                    "value": case["age_at_procedure"],
-                    "unit": "years",
-                    "system": UCUM,
-                    "code": "a",
-                },
+def _procedure(case: Row, fracture_ids: list[int], ctx: _Context) -> Resource:
+    resource = ctx.base("Procedure", case["procedure_id"], "procedure", case["procedure_id"])
+    resource["extension"] = [
+        _ext(
+            "age-at-procedure",
+            valueAge={
+                "value": case["age_at_procedure"],
+                "unit": "years",
+                "system": t.UCUM,
+                "code": "a",
+            },
+        ),
+        _ext(
+            "imaging-guidance",
+            valueCoding=_coding(
+                "imaging-guidance", case["guidance"], _label(Guidance, case["guidance"])
             ),
-            _extension(
-                "imaging-guidance",
-                valueCoding=_registry_coding(
-                    "imaging-guidance", case["guidance"], Guidance(case["guidance"]).label
-                ),
+        ),
+        _ext(
+            "anaesthesia",
+            valueCoding=_coding(
+                "anaesthesia", case["anesthesia"], _label(Anesthesia, case["anesthesia"])
             ),
-            _extension(
-                "anaesthesia",
-                valueCoding=_registry_coding(
-                    "anaesthesia", case["anesthesia"], Anesthesia(case["anesthesia"]).label
-                ),
-            ),
-        ],
+        ),
+    ]
+    resource["status"] = "completed"
+    resource["code"] = {
+        "coding": [_coding("procedure", "pigsf", PROCEDURE_TEXT)],
+        "text": PROCEDURE_TEXT,
+    }
+    resource["subject"] = ctx.ids.ref("Patient", case["patient_id"])
+    resource["performedPeriod"] = {
+        "start": case["procedure_started_at"].isoformat(),
+        "end": case["procedure_ended_at"].isoformat(),
     }
     if case["operator"]:
-        values["performer"] = [{"actor": {"display": case["operator"]}}]
-    return FhirProcedure(**values)
+        resource["performer"] = [{"actor": {"display": case["operator"]}}]
+    resource["reasonReference"] = [ctx.ids.ref("Condition", pk) for pk in fracture_ids]
+    return resource
 
 
-def _condition(case: Row, ids: _FhirIds) -> Condition:
-    fracture_type, site, side = (
-        FractureType(case["fracture_type"]),
-        Site(case["site"]),
-        Side(case["side"]),
+def _encounter(contact: Mapping[str, Any], fracture_ids: list[int], ctx: _Context) -> Resource:
+    resource = ctx.base("Encounter", contact["pk"], "follow-up", contact["pk"])
+    kind = contact["kind"]
+    resource["extension"] = [
+        _ext("contact-kind", valueCoding=_coding("contact-kind", kind, _label(ContactKind, kind))),
+        _ext("all-fractures", valueBoolean=contact["all_fractures"]),
+    ]
+    resource["status"] = "finished"
+    virtual = kind == ContactKind.PHONE
+    resource["class"] = {
+        "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+        "code": "VR" if virtual else "AMB",
+        "display": "virtual" if virtual else "ambulatory",
+    }
+    resource["type"] = [{"coding": [_coding("contact-kind", kind, _label(ContactKind, kind))]}]
+    resource["subject"] = ctx.ids.ref("Patient", contact["procedure__patient_id"])
+    resource["period"] = {"start": contact["contact_at"].isoformat()}
+    resource["reasonReference"] = [ctx.ids.ref("Procedure", contact["procedure_id"])]
+    if fracture_ids:
+        resource["diagnosis"] = [{"condition": ctx.ids.ref("Condition", pk)} for pk in fracture_ids]
+    resource["serviceProvider"] = ctx.ids.ref(
+        "Organization", contact["procedure__patient__department__code"]
     )
-    text = f"{fracture_type.label} fracture of {str(site.label).lower()}"
-    if case["aetiology"]:
-        text += f" ({str(Aetiology(case['aetiology']).label).lower()})"
-    return Condition(
-        id=ids.id("Condition", case["fracture_id"]),
-        category=[
+    return resource
+
+
+def seriousness(facts: Mapping[str, Any], outcome: str) -> tuple[bool | None, list[str]]:
+    """Serious (ICH E2A) when a recorded fact or the outcome says so; non-serious
+    only when all four criteria are recorded as absent; otherwise unknown (None)."""
+    met = [text for name, text in t.SERIOUSNESS_FACTS if facts.get(name) is True]
+    if outcome == Outcome.DEATH and t.SERIOUSNESS_FACTS[0][1] not in met:
+        met.insert(0, t.SERIOUSNESS_FACTS[0][1])
+    if met:
+        return True, met
+    if all(facts.get(name) is False for name, _text in t.SERIOUSNESS_FACTS):
+        return False, []
+    return None, []
+
+
+def _adverse_event(event: Row, extra: Mapping[str, Any], ctx: _Context) -> Resource:
+    grade = event["grade"]
+    resource = ctx.base(
+        "AdverseEvent", event["complication_id"], "complication", event["complication_id"]
+    )
+    resource["identifier"] = resource["identifier"][0]  # 0..1 in R4
+    grade_code, grade_display = t.NCIT_GRADES[grade]
+    extensions = [
+        {
+            "url": t.AE_GRADE,
+            "valueCodeableConcept": {
+                "coding": [{"system": t.NCIT, "code": grade_code, "display": grade_display}],
+                "text": f"CTCAE v5.0 grade {grade}",
+            },
+        },
+        _ext(
+            "complication-window",
+            valueCoding=_coding(
+                "complication-window", event["window"], _label(Window, event["window"])
+            ),
+        ),
+        _ext("recorded-facts", valueString=json.dumps(event["facts"] or {}, sort_keys=True)),
+        _ext("auto-grade", valueInteger=event["auto_grade"]),
+        _ext("all-fractures", valueBoolean=extra["all_fractures"]),
+    ]
+    if event["hours_after_end"] is not None:
+        extensions.append(_ext("hours-after-end", valueDecimal=round(event["hours_after_end"], 4)))
+    if event["during_procedure"]:
+        extensions.append(_ext("during-procedure", valueBoolean=True))
+    if event["onset_date"] is not None:
+        extensions.append(_ext("onset-date", valueDate=event["onset_date"].isoformat()))
+    if event["specify"]:
+        extensions.append(_ext("other-specify", valueString=event["specify"]))
+    if event["grade_override"] is not None:
+        extensions.append(_ext("grade-override", valueInteger=event["grade_override"]))
+        if ctx.selection.identifiers and extra["override_reason"]:
+            extensions.append(_ext("override-reason", valueString=extra["override_reason"]))
+    if event["grade_rationale"]:
+        extensions.append(_ext("grade-rationale", valueString=event["grade_rationale"]))
+    if extra["outcome_facts"]:
+        extensions.append(
+            _ext("outcome-facts", valueString=json.dumps(extra["outcome_facts"], sort_keys=True))
+        )
+    if event["cirse_grade"] is not None:
+        extensions.append(_ext("cirse-grade", valueInteger=event["cirse_grade"]))
+    if event["sir_class"]:
+        extensions.append(_ext("sir-class", valueString=event["sir_class"]))
+    serious, criteria = seriousness(event["facts"] or {}, event["outcome"])
+    if criteria:
+        extensions.append(_ext("seriousness-criteria", valueString="; ".join(criteria)))
+    resource["extension"] = extensions
+    resource["actuality"] = "actual"
+    resource["event"] = {
+        "coding": [
             {
-                "coding": [
-                    {
-                        "system": f"{THO}/condition-category",
-                        "code": "encounter-diagnosis",
-                        "display": "Encounter Diagnosis",
-                    }
-                ]
+                "system": t.MEDDRA,
+                "version": t.MEDDRA_VERSION,
+                "code": event["term"],
+                "display": event["term_name"],
             }
         ],
-        verificationStatus={
+        "text": f"{event['term_name']}: {event['specify']}"
+        if event["specify"]
+        else event["term_name"],
+    }
+    resource["subject"] = ctx.ids.ref("Patient", event["patient_id"])
+    if event["onset_at"] is not None:
+        resource["date"] = event["onset_at"].isoformat()
+    elif event["onset_date"] is not None:
+        resource["date"] = event["onset_date"].isoformat()
+    resource["recordedDate"] = extra["created_at"].isoformat()
+    if serious is not None:
+        code = "serious" if serious else "non-serious"
+        resource["seriousness"] = {
             "coding": [
                 {
-                    "system": f"{THO}/condition-ver-status",
-                    "code": "confirmed",
-                    "display": "Confirmed",
+                    "system": f"{t.THO}/adverse-event-seriousness",
+                    "code": code,
+                    "display": "Serious" if serious else "Non-serious",
                 }
             ]
-        },
-        code={
-            "coding": [_registry_coding("fracture-type", fracture_type.value, fracture_type.label)],
-            "text": text,
-        },
-        bodySite=[
+        }
+        if criteria:
+            resource["seriousness"]["text"] = "Serious: " + "; ".join(criteria)
+    resource["severity"] = {
+        "coding": [
             {
-                "coding": [_registry_coding("fracture-site", site.value, site.label)],
-                "text": f"{site.label}, {str(side.label).lower()}",
+                "system": f"{t.THO}/adverse-event-severity",
+                "code": t.SEVERITY[grade],
+                "display": t.SEVERITY[grade].capitalize(),
             }
         ],
-        subject=ids.ref("Patient", case["patient_id"]),
-    )
-
-
-def _adverse_event(event: Row, ids: _FhirIds) -> AdverseEvent:
-    grade = event["grade"]
-    major = severity_for(grade) == "major"
-    values: dict[str, Any] = {
-        "id": ids.id("AdverseEvent", event["complication_id"]),
-        "actuality": "actual",
-        "event": {
-            "coding": [{"system": MEDDRA, "code": event["term"], "display": event["term_name"]}],
-            "text": f"{event['term_name']}: {event['specify']}"
-            if event["specify"]
-            else event["term_name"],
-        },
-        "subject": ids.ref("Patient", event["patient_id"]),
-        "severity": {
-            "coding": [
-                {
-                    "system": f"{THO}/adverse-event-severity",
-                    "code": FHIR_SEVERITY[grade],
-                    "display": FHIR_SEVERITY[grade].capitalize(),
-                }
-            ],
-            "text": f"CTCAE v5.0 grade {grade}",
-        },
-        "seriousness": {
-            "coding": [
-                {
-                    "system": f"{THO}/adverse-event-seriousness",
-                    "code": "serious" if major else "non-serious",
-                    "display": "Serious" if major else "Non-serious",
-                }
-            ],
-            "text": "major (CTCAE grade 3-5)" if major else "minor (CTCAE grade 1-2)",
-        },
-        "suspectEntity": [{"instance": ids.ref("Procedure", event["procedure_id"])}],
-        "subjectMedicalHistory": [ids.ref("Condition", pk) for pk in event["fracture_ids"]],
-        "extension": [
-            _extension("ctcae-grade", valueInteger=grade),
-            _extension(
-                "complication-window",
-                valueCoding=_registry_coding(
-                    "complication-window", event["window"], Window(event["window"]).label
-                ),
-            ),
-        ],
+        "text": f"CTCAE v5.0 grade {grade}",
     }
-    if event["relatedness"]:
-        values["suspectEntity"][0]["causality"] = [{"assessment": {"text": event["relatedness"]}}]
-    if event["onset_at"] is not None:
-        values["date"] = event["onset_at"].isoformat()
-    elif event["onset_date"] is not None:
-        values["date"] = event["onset_date"].isoformat()
     if event["outcome"]:
-        code = FHIR_OUTCOME[event["outcome"]]
-        values["outcome"] = {"coding": [{"system": f"{THO}/adverse-event-outcome", "code": code}]}
-    return AdverseEvent(**values)
+        resource["outcome"] = {
+            "coding": [
+                {"system": f"{t.THO}/adverse-event-outcome", "code": t.OUTCOME[event["outcome"]]}
+            ]
+        }
+    if extra["created_by_id"] is not None:
+        resource["recorder"] = {
+            "type": "Practitioner",
+            "identifier": {
+                "system": t.identifier_system("user"),
+                "value": str(extra["created_by_id"]),
+            },
+        }
+    suspect: dict[str, Any] = {"instance": ctx.ids.ref("Procedure", event["procedure_id"])}
+    if event["relatedness"]:
+        codings = []
+        if event["relatedness"] in t.CAUSALITY:
+            code, display = t.CAUSALITY[event["relatedness"]]
+            codings.append(
+                {
+                    "system": f"{t.THO}/adverse-event-causality-assess",
+                    "code": code,
+                    "display": display,
+                }
+            )
+        codings.append(
+            _coding("relatedness", event["relatedness"], _label(Relatedness, event["relatedness"]))
+        )
+        suspect["causality"] = [{"assessment": {"coding": codings, "text": event["relatedness"]}}]
+    resource["suspectEntity"] = [suspect]
+    if event["fracture_ids"]:
+        resource["subjectMedicalHistory"] = [
+            ctx.ids.ref("Condition", pk) for pk in event["fracture_ids"]
+        ]
+    return resource
 
 
-def fhir_resources(selection: Selection, ids: _FhirIds | None = None) -> Iterator[Resource]:
-    """Patients, Procedures and Conditions from one pass over the selected
-    fractures (ordered by patient, so each patient comes once), then the
-    AdverseEvents. Only the current procedure's fracture ids are held."""
-    ids = ids or _FhirIds()
+# --- the passes over the selection ---------------------------------------------------
+
+
+def _organizations(ctx: _Context) -> Iterator[Resource]:
+    departments = Department.objects.filter(
+        pk__in=ctx.selection.fractures().values("procedure__patient__department")
+    ).values("code", "name", "time_zone")
+    for department in departments.order_by("code"):
+        yield _organization(department, ctx)
+
+
+def _cases(ctx: _Context) -> Iterator[Resource]:
+    """Patients (with their cancer conditions), fracture Conditions and Procedures
+    from one pass over the selected fractures, ordered by patient."""
     patient_id: int | None = None
+    aetiologies: set[str] = set()
     procedure: Row | None = None
     fracture_ids: list[int] = []
     order = ("procedure__patient_id", "procedure__started_at", "procedure_id", "pk")
-    for raw in case_values(selection, *order):
-        case = case_row(raw, selection)
+    for raw in case_values(ctx.selection, *order):
+        case = case_row(raw, ctx.selection)
         if procedure is not None and case["procedure_id"] != procedure["procedure_id"]:
-            yield _procedure(procedure, fracture_ids, ids)
+            yield _procedure(procedure, fracture_ids, ctx)
             fracture_ids = []
         if case["patient_id"] != patient_id:
-            patient_id = case["patient_id"]
-            yield _patient(raw, ids, selection)
+            patient_id, aetiologies = case["patient_id"], set()
+            yield _patient(raw, ctx)
+        if case["aetiology"] in t.AETIOLOGY_CONDITION and case["aetiology"] not in aetiologies:
+            aetiologies.add(case["aetiology"])
+            yield _aetiology_condition(case["patient_id"], case["aetiology"], ctx)
         procedure = case
         fracture_ids.append(case["fracture_id"])
-        yield _condition(case, ids)
+        yield _fracture_condition(case, ctx)
     if procedure is not None:
-        yield _procedure(procedure, fracture_ids, ids)
-    for event in complication_rows(selection):
-        yield _adverse_event(event, ids)
+        yield _procedure(procedure, fracture_ids, ctx)
+
+
+def _encounters(ctx: _Context) -> Iterator[Resource]:
+    """The follow-up contacts of the selected procedures, each with the selected
+    fractures it covers; the fractures of each chunk come in one query."""
+    fractures = ctx.selection.fractures()
+    contacts = (
+        FollowUp.objects.filter(procedure__in=fractures.values("procedure"))
+        .values(
+            "pk",
+            "procedure_id",
+            "procedure__patient_id",
+            "procedure__patient__department__code",
+            "contact_at",
+            "kind",
+            "all_fractures",
+        )
+        .order_by("procedure_id", "contact_at", "pk")
+        .iterator(chunk_size=CHUNK)
+    )
+    links = FollowUp.fractures.through.objects.filter(fracture__in=fractures)
+    for chunk in _batched(contacts, CHUNK):
+        covered: dict[int, list[int]] = defaultdict(list)
+        pairs = (
+            links.filter(followup_id__in=[c["pk"] for c in chunk])
+            .order_by("fracture_id")
+            .values_list("followup_id", "fracture_id")
+        )
+        for contact_id, fracture_id in pairs:
+            covered[contact_id].append(fracture_id)
+        for contact in chunk:
+            yield _encounter(contact, covered[contact["pk"]], ctx)
+
+
+def _adverse_events(ctx: _Context) -> Iterator[Resource]:
+    """The complications table's rows, with what the table leaves out (the
+    override reason, outcome facts, who recorded it and when) a query per chunk."""
+    for chunk in _batched(complication_rows(ctx.selection), CHUNK):
+        extras = {
+            row["pk"]: row
+            for row in ComplicationEvent.objects.filter(
+                pk__in=[event["complication_id"] for event in chunk]
+            ).values(
+                "pk",
+                "override_reason",
+                "outcome_facts",
+                "created_at",
+                "created_by_id",
+                "all_fractures",
+            )
+        }
+        for event in chunk:
+            yield _adverse_event(event, extras[event["complication_id"]], ctx)
+
+
+RESOURCE_TYPES = ("Organization", "Patient", "Condition", "Procedure", "Encounter", "AdverseEvent")
+
+
+def fhir_resources(
+    selection: Selection, ids: FhirIds | None = None, *, types: Collection[str] | None = None
+) -> Iterator[Resource]:
+    """Every resource of the selection, each once: Organizations, then per patient
+    the Patient, its Conditions and Procedures, then Encounters, then AdverseEvents.
+    ``types``: only these resource types (a pass none of them needs is skipped)."""
+    ctx = _Context(selection, ids or FhirIds())
+    wanted = set(RESOURCE_TYPES if types is None else types)
+    passes = (
+        ({"Organization"}, _organizations),
+        ({"Patient", "Condition", "Procedure"}, _cases),
+        ({"Encounter"}, _encounters),
+        ({"AdverseEvent"}, _adverse_events),
+    )
+    for gives, run in passes:
+        if gives & wanted:
+            for resource in run(ctx):
+                if resource["resourceType"] in wanted:
+                    yield resource
 
 
 def fhir_bundle_chunks(selection: Selection, *, tick: Tick | None = None) -> Iterator[str]:
-    """The Bundle (type collection) as JSON text, one entry at a time."""
-    ids = _FhirIds()
-    envelope = Bundle(
-        id=str(ids.namespace),
-        type="collection",
-        timestamp=timezone.now().isoformat(),
-        meta={
-            "tag": [
-                {
-                    "system": f"{REGISTRY_FHIR}:CodeSystem:export",
-                    "code": ("identified" if selection.identifiers else "de-identified"),
-                }
-            ]
-        },
-    ).model_dump_json(exclude_none=True)
-    yield envelope[:-1] + ',"entry":['
-    separator = ""
+    """The Bundle (type collection) as JSON text, one entry at a time; no ``entry``
+    element at all when the selection is empty (R4 forbids empty arrays)."""
+    ids = FhirIds()
+    bundle_id = str(uuid.uuid4())
+    envelope = {
+        "resourceType": "Bundle",
+        "id": bundle_id,
+        "meta": {"security": t.security(selection.identifiers)},
+        "identifier": {"system": t.identifier_system("export"), "value": bundle_id},
+        "type": "collection",
+        "timestamp": timezone.now().isoformat(),
+    }
+    yield dumps(envelope)[:-1]
+    separator = ',"entry":['
     for resource in fhir_resources(selection, ids):
-        entry = BundleEntry(fullUrl=f"urn:uuid:{resource.id}", resource=resource)
-        yield separator + entry.model_dump_json(exclude_none=True)
+        yield separator + dumps({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource})
         separator = ","
         if tick:
             tick()
-    yield "]}"
+    yield "}" if separator.startswith(',"entry"') else "]}"
+
+
+def fhir_count(selection: Selection) -> int:
+    """How many resources the selection gives (the Bundle's entries)."""
+    fractures = selection.fractures()
+    counts = fractures.aggregate(
+        fractures=Count("pk"),
+        procedures=Count("procedure", distinct=True),
+        patients=Count("procedure__patient", distinct=True),
+        departments=Count("procedure__patient__department", distinct=True),
+    )
+    cancers = (
+        fractures.filter(aetiology__in=list(t.AETIOLOGY_CONDITION))
+        .values("procedure__patient_id", "aetiology")
+        .distinct()
+        .count()
+    )
+    contacts = FollowUp.objects.filter(procedure__in=fractures.values("procedure")).count()
+    return int(sum(counts.values())) + cancers + contacts + selection.complications().count()
 
 
 @register
@@ -317,13 +654,7 @@ class FhirExporter(Exporter):
     name = "bundle"
 
     def count(self) -> int:
-        """The Bundle's entries: one per patient, procedure, fracture and complication."""
-        counts = self.selection.fractures().aggregate(
-            fractures=Count("pk"),
-            procedures=Count("procedure", distinct=True),
-            patients=Count("procedure__patient", distinct=True),
-        )
-        return sum(counts.values()) + self.selection.complications().count()
+        return fhir_count(self.selection)
 
     def chunks(self, *, tick: Tick | None = None) -> Iterator[str]:
         return fhir_bundle_chunks(self.selection, tick=tick)

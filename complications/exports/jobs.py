@@ -335,7 +335,7 @@ def export_job_write(*, job_id: int, attempt: int) -> ExportJob:
         selection = Selection.for_user(
             job.owner, filters_from_json(job.filters), job.departments.values_list("pk", flat=True)
         )
-        exporter = exporter_type(selection, kind=job.kind)
+        exporter = exporter_type.for_job(job, selection)
         exporter.write(Path(temporary), tick=_Progress(job.pk, attempt, exporter.count()))
         with transaction.atomic():
             if not _owned(job.pk, attempt).select_for_update().exists():
