@@ -15,6 +15,7 @@ Importing this package registers every exporter.
 """
 
 from complications.exports import csv, fhir, sql_csv, xlsx  # noqa: F401  (they register)
+from complications.exports import import_layout  # noqa: F401  (registers)
 from complications.exports.base import (
     Exporter,
     exporter_class,
