@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -33,7 +33,18 @@ from complications.imports.sources import LegacySource, Source
 from complications.models import ComplicationEvent, CtcaeTerm
 from complications.outcomes import outcomes_deferred
 from registry import services as registry_services
-from registry.models import Department, FollowUp, Fracture, Patient, Procedure
+from registry.models import (
+    Anesthesia,
+    Department,
+    FollowUp,
+    Fracture,
+    Guidance,
+    Patient,
+    Procedure,
+    Sex,
+)
+
+STAND_IN_BIRTH_DATE = date(1900, 1, 1)
 
 CREATE, UPDATE, UNCHANGED, ERROR = "create", "update", "unchanged", "error"
 
@@ -172,10 +183,11 @@ class Importer:
         handle: Callable[[Row, dict[str, Any]], tuple[str, tuple[Any, ...]]],
         seen: dict[tuple[Any, ...], int],
     ) -> None:
-        values = self._convert(sheet, row)
-        if values is None:
+        values, ok = self._convert(sheet, row)
+        if not ok:
             self.on_row(sheet.name, row.number, ERROR, "")
-            self._fail_key(sheet, row)
+            self._fail_key(sheet, row, values)
+            self._stand_in(sheet, values)
             return
         raw_key = tuple(display(values.get(k)) for k in sheet.key)
         if raw_key in seen and sheet is not layout.FRACTURES:
@@ -192,24 +204,66 @@ class Importer:
         try:
             with transaction.atomic():
                 action, key = handle(row, values)
-        except _RowFailed:
+        except (_RowFailed, ValidationError, IntegrityError) as exc:
+            if isinstance(exc, ValidationError):
+                self._service_errors(sheet, row, exc)
+            elif isinstance(exc, IntegrityError):
+                self._cell_error(
+                    row, "", _("The database refused this row: %(error)s") % {"error": exc}
+                )
             self.on_row(sheet.name, row.number, ERROR, " ".join(raw_key))
             self._fail_key(sheet, row, values)
-            return
-        except ValidationError as exc:
-            self._service_errors(sheet, row, exc)
-            self.on_row(sheet.name, row.number, ERROR, " ".join(raw_key))
-            self._fail_key(sheet, row, values)
-            return
-        except IntegrityError as exc:
-            self._cell_error(
-                row, "", _("The database refused this row: %(error)s") % {"error": exc}
-            )
-            self.on_row(sheet.name, row.number, ERROR, " ".join(raw_key))
-            self._fail_key(sheet, row, values)
+            self._stand_in(sheet, values)
             return
         self.report.summary[sheet.name][action] += 1
         self.on_row(sheet.name, row.number, action, " ".join(raw_key))
+
+    def _stand_in(self, sheet: layout.Sheet, values: Mapping[str, Any]) -> None:
+        """A patient or procedure whose row failed is entered with stand-in values
+        for its faulty cells, so that the rows that depend on it are still checked
+        by the services (every error in one pass). The run has an error by then,
+        so it is rolled back: a stand-in is never committed."""
+        assert self.report.errors
+        try:
+            with transaction.atomic():
+                if sheet is layout.PATIENTS:
+                    self._patient_stand_in(values)
+                elif sheet is layout.PROCEDURES:
+                    self._procedure_stand_in(values)
+        except (ValidationError, IntegrityError, _RowFailed):
+            pass  # its dependants say nothing more than that it is missing
+
+    def _patient_stand_in(self, values: Mapping[str, Any]) -> None:
+        registry_id = values.get("registry_id")
+        if not registry_id or registry_id in self.patients:
+            return
+        birth_date = values.get("birth_date")
+        if not isinstance(birth_date, date) or birth_date > date.today():
+            birth_date = STAND_IN_BIRTH_DATE
+        sex = values.get("sex") if values.get("sex") in Sex.values else Sex.FEMALE
+        patient = registry_services.patient_create(
+            department=self.department, registry_id=registry_id, sex=sex, birth_date=birth_date
+        )
+        self.patients[registry_id] = patient.pk
+
+    def _procedure_stand_in(self, values: Mapping[str, Any]) -> None:
+        pk = self.patients.get(values.get("registry_id") or "")
+        started_at = values.get("started_at")
+        if pk is None or started_at is None or (pk, started_at) in self.procedures:
+            return
+        ended_at = values.get("ended_at")
+        if ended_at is None or ended_at < started_at:
+            ended_at = started_at
+        procedure = registry_services.procedure_create(
+            patient=Patient.objects.select_related("department").get(pk=pk),
+            started_at=started_at,
+            ended_at=ended_at,
+            guidance=values.get("guidance") if values.get("guidance") in Guidance.values else "ct",
+            anesthesia=values.get("anesthesia")
+            if values.get("anesthesia") in Anesthesia.values
+            else "general",
+        )
+        self.procedures[(pk, started_at)] = procedure.pk
 
     def _fail_key(
         self, sheet: layout.Sheet, row: Row, values: Mapping[str, Any] | None = None
@@ -231,10 +285,14 @@ class Importer:
         sheet, number, name = row.where(column) if column else (row.sheet, row.number, "")
         self.report.error(sheet, number, name, row.values.get(column) if column else "", message)
 
-    def _convert(self, sheet: layout.Sheet, row: Row) -> dict[str, Any] | None:
+    def _convert(self, sheet: layout.Sheet, row: Row) -> tuple[dict[str, Any], bool]:
         values: dict[str, Any] = {}
         ok = True
         for column in sheet.columns:
+            if column.required and column.name not in row.values:
+                values[column.name] = None
+                ok = False  # a required column missing from the file: reported once, at its header
+                continue
             raw = row.values.get(column.name)
             if is_empty(raw):
                 values[column.name] = None
@@ -245,6 +303,7 @@ class Importer:
             try:
                 values[column.name] = convert(column.kind, raw, self.source.formats)
             except CellError as exc:
+                values[column.name] = None
                 self._cell_error(row, column.name, str(exc))
                 ok = False
                 continue
@@ -255,8 +314,9 @@ class Importer:
                     column.name,
                     _("Unknown code; the codes are: %(codes)s.") % {"codes": ", ".join(scale)},
                 )
+                values[column.name] = None
                 ok = False
-        return values if ok else None
+        return values, ok
 
     def _service_errors(self, sheet: layout.Sheet, row: Row, exc: ValidationError) -> None:
         if not hasattr(exc, "error_dict"):

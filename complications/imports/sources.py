@@ -174,12 +174,23 @@ class LegacySource(Source):
         index = {h: i for i, h in enumerate(header) if h}
         used: set[str] = set(self.mapping.get("ignore", []))
 
-        def groups(name: str) -> list[dict[str, str]]:
-            spec = self.mapping.get(name) or []
-            return [spec] if isinstance(spec, dict) else list(spec)
+        def spec(name: str) -> list[dict[str, str]]:
+            given = self.mapping.get(name) or []
+            return [given] if isinstance(given, dict) else list(given)
 
+        # Mapped columns that are not in the sheet (or not in the layout) are reported
+        # once, here, and left out: every other cell is still read and checked.
+        usable: dict[str, list[dict[str, str]]] = {}
+        inherited = {
+            "procedures": {"registry_id"},
+            "fractures": {"registry_id", "procedure_started_at"},
+            "follow_ups": {"registry_id", "procedure_started_at"},
+            "complications": {"registry_id", "procedure_started_at", "fracture_sites"},
+        }
         for sheet in layout.SHEETS:
-            for group in groups(sheet.name):
+            usable[sheet.name] = []
+            for group in spec(sheet.name):
+                kept: dict[str, str] = {}
                 for target, source in group.items():
                     used.add(source)
                     if target not in sheet.names:
@@ -194,11 +205,24 @@ class LegacySource(Source):
                                 _("The mapping names a column that is not in the sheet."),
                             )
                         )
+                    else:
+                        kept[target] = source
+                usable[sheet.name].append(kept)
+                for column in sheet.columns:
+                    if (
+                        column.required
+                        and column.name not in group
+                        and column.name not in inherited.get(sheet.name, set())
+                    ):
+                        self._errors.append(
+                            HeaderError(sheet.name, column.name, _("A required column is missing."))
+                        )
         for h in header:
             if h and h not in used:
                 self._errors.append(HeaderError(self.table, h, _("Unknown column.")))
-        if self._errors:
-            return out
+
+        def groups(name: str) -> list[dict[str, str]]:
+            return usable[name]
 
         keyed: dict[str, dict[tuple[Any, ...], Row]] = {s.name: {} for s in layout.SHEETS}
         for number, cells in enumerate(rows, start=2):
