@@ -15,7 +15,6 @@ Importing this package registers every exporter.
 """
 
 from complications.exports import csv, fhir, sql_csv, xlsx  # noqa: F401  (they register)
-from complications.exports import import_layout  # noqa: F401  (registers)
 from complications.exports.base import (
     Exporter,
     exporter_class,
@@ -55,3 +54,6 @@ __all__ = [
     "register",
     "table_csv",
 ]
+
+# The selection in the import layout (complications.imports), for moving a department.
+from complications.exports import import_layout  # noqa: E402, F401  (registers)

@@ -22,7 +22,6 @@ from typing import Any
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.core.files.base import ContentFile
 from django.db import OperationalError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -268,5 +267,14 @@ def import_job_run(*, job_id: int) -> ImportJob:
     return ImportJob.objects.get(pk=job.pk)
 
 
-def upload_from_bytes(data: bytes, name: str) -> ContentFile:
-    return ContentFile(data, name=name)
+def import_mapping_save(*, department: Department, name: str, mapping: Mapping[str, Any]) -> Any:
+    """Save (or replace) a department's named column mapping."""
+    from complications.models import ImportMapping
+
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": [_("Give the mapping a name.")]})
+    saved, _created = ImportMapping.objects.update_or_create(
+        department=department, name=name, defaults={"mapping": mappings.check_mapping(mapping)}
+    )
+    return saved

@@ -59,7 +59,7 @@ def parse_mapping(text: str | bytes) -> dict[str, Any]:
         data = json.loads(text)
     except ValueError:
         try:
-            import yaml  # type: ignore[import-untyped]
+            import yaml
         except ImportError:
             raise ValidationError({"mapping": [_("The mapping is not valid JSON.")]}) from None
         try:

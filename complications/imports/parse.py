@@ -70,9 +70,12 @@ class WorkbookTables(Tables):
     def __init__(self, path: Path) -> None:
         from openpyxl import load_workbook
 
+        # A file object: openpyxl judges a path by its extension, an upload may have none.
+        self.handle = open(path, "rb")  # noqa: SIM115 - closed by close()
         try:
-            self.book = load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # noqa: BLE001 - whatever openpyxl says, it is not a workbook
+            self.book = load_workbook(self.handle, read_only=True, data_only=True)
+        except Exception as exc:
+            self.handle.close()  # noqa: BLE001 - whatever openpyxl says, it is not a workbook
             raise FileError(_("This file is not an XLSX workbook.")) from exc
 
     def names(self) -> list[str]:
@@ -84,11 +87,12 @@ class WorkbookTables(Tables):
     def count(self, name: str) -> int:
         sheet = self.book[name]
         if sheet.max_row is not None:
-            return max(sheet.max_row - 1, 0)
+            return max(int(sheet.max_row) - 1, 0)
         return super().count(name)
 
     def close(self) -> None:
         self.book.close()
+        self.handle.close()
 
 
 class ZipTables(Tables):

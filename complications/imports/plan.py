@@ -102,8 +102,8 @@ class Importer:
         self._on_row = on_row or (lambda *args: None)
         self.report = Report()
         self._reported = 0
-        self.terms_by_code: dict[str, int] = {}
-        self.terms_by_name: dict[str, int] = {}
+        self.terms_by_code: dict[str, Any] = {}
+        self.terms_by_name: dict[str, Any] = {}
         self.patients: dict[str, int] = {}
         self.procedures: dict[tuple[int, datetime], int] = {}
         # Two fractures may share a site and side (two left pubic rami): the n-th
@@ -148,33 +148,33 @@ class Importer:
         return self.report
 
     def _preload(self) -> None:
-        for pk, code, name in CtcaeTerm.objects.values_list("pk", "code", "name"):
-            self.terms_by_code[code] = pk
-            self.terms_by_name.setdefault(name.lower(), pk)
+        for term_pk, code, name in CtcaeTerm.objects.values_list("pk", "code", "name"):
+            self.terms_by_code[code] = term_pk
+            self.terms_by_name.setdefault(name.lower(), term_pk)
         department = self.department
         self.patients = dict(
             Patient.objects.filter(department=department).values_list("registry_id", "pk")
         )
-        for pk, patient_id, started_at in Procedure.objects.filter(
+        for procedure_pk, patient_id, started_at in Procedure.objects.filter(
             patient__department=department
         ).values_list("pk", "patient_id", "started_at"):
-            self.procedures[(patient_id, started_at)] = pk
-        for pk, procedure_id, site, side in (
+            self.procedures[(patient_id, started_at)] = procedure_pk
+        for fracture_pk, procedure_id, site, side in (
             Fracture.objects.filter(procedure__patient__department=department)
             .order_by("pk")
             .values_list("pk", "procedure_id", "site", "side")
         ):
-            self.fractures.setdefault((procedure_id, site, side), []).append(pk)
-        for pk, procedure_id, contact_at in FollowUp.objects.filter(
+            self.fractures.setdefault((procedure_id, site, side), []).append(fracture_pk)
+        for follow_up_pk, procedure_id, contact_at in FollowUp.objects.filter(
             procedure__patient__department=department
         ).values_list("pk", "procedure_id", "contact_at"):
-            self.follow_ups.setdefault((procedure_id, contact_at), pk)
-        for pk, *key in ComplicationEvent.objects.filter(
+            self.follow_ups.setdefault((procedure_id, contact_at), follow_up_pk)
+        for event in ComplicationEvent.objects.filter(
             procedure__patient__department=department
         ).values_list(
             "pk", "procedure_id", "term_id", "onset_at", "onset_date", "during_procedure"
         ):
-            self.complications.setdefault(tuple(key), pk)
+            self.complications.setdefault(tuple(event[1:]), event[0])
 
     def _row(
         self,
@@ -240,7 +240,7 @@ class Importer:
         birth_date = values.get("birth_date")
         if not isinstance(birth_date, date) or birth_date > date.today():
             birth_date = STAND_IN_BIRTH_DATE
-        sex = values.get("sex") if values.get("sex") in Sex.values else Sex.FEMALE
+        sex = str(values["sex"]) if values.get("sex") in Sex.values else Sex.FEMALE.value
         patient = registry_services.patient_create(
             department=self.department, registry_id=registry_id, sex=sex, birth_date=birth_date
         )
@@ -258,8 +258,8 @@ class Importer:
             patient=Patient.objects.select_related("department").get(pk=pk),
             started_at=started_at,
             ended_at=ended_at,
-            guidance=values.get("guidance") if values.get("guidance") in Guidance.values else "ct",
-            anesthesia=values.get("anesthesia")
+            guidance=str(values["guidance"]) if values.get("guidance") in Guidance.values else "ct",
+            anesthesia=str(values["anesthesia"])
             if values.get("anesthesia") in Anesthesia.values
             else "general",
         )
@@ -406,7 +406,11 @@ class Importer:
         return {name: value for name, value in wanted.items() if getattr(record, name) != value}
 
     def _extras(
-        self, row: Row, model: type, values: Mapping[str, Any], names: Iterable[str]
+        self,
+        row: Row,
+        model: type[Patient] | type[Procedure],
+        values: Mapping[str, Any],
+        names: Iterable[str],
     ) -> dict[str, Any]:
         """Columns of the layout that this registry may not record yet (a value is an error)."""
         given: dict[str, Any] = {}
@@ -542,7 +546,7 @@ class Importer:
         )
         return UPDATE, key
 
-    def _term(self, row: Row, value: str) -> int:
+    def _term(self, row: Row, value: str) -> Any:
         pk = self.terms_by_code.get(value) or self.terms_by_name.get(value.lower())
         if pk is None:
             try:

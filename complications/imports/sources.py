@@ -105,10 +105,10 @@ class LayoutSource(Source):
                 elif column in seen:
                     errors.append(HeaderError(sheet.name, column, _("This column appears twice.")))
                 seen.add(column)
-            for column in sheet.columns:
-                if column.required and column.name not in seen:
+            for spec in sheet.columns:
+                if spec.required and spec.name not in seen:
                     errors.append(
-                        HeaderError(sheet.name, column.name, _("A required column is missing."))
+                        HeaderError(sheet.name, spec.name, _("A required column is missing."))
                     )
         return errors
 

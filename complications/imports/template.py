@@ -15,11 +15,17 @@ KIND_NOTES = {
     layout.TEXT: "text",
     layout.CODE: "code",
     layout.DATE: "date YYYY-MM-DD",
-    layout.DATETIME: "date and time, ISO 8601 (e.g. 2020-03-04T09:15:00+01:00; without an offset: the department's local time)",
+    layout.DATETIME: (
+        "date and time, ISO 8601 (e.g. 2020-03-04T09:15:00+01:00; "
+        "without an offset: the department's local time)"
+    ),
     layout.BOOL: "true/false, yes/no, 1/0; empty = not recorded",
     layout.INT: "whole number",
     layout.FLOAT: "number",
-    layout.SITES: "site/side pairs separated by ';' (e.g. sacrum/left;iliac/right); empty = every fracture of the procedure",
+    layout.SITES: (
+        "site/side pairs separated by ';' (e.g. sacrum/left;iliac/right; "
+        "pubic_ramus/left/2 = the second of two); empty = every fracture of the procedure"
+    ),
     layout.CRITERIA: "CTCAE clauses separated by ' | '",
 }
 

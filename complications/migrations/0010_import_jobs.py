@@ -6,87 +6,168 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('complications', '0009_complication_death_is_grade_5'),
-        ('registry', '0007_procedure_started_on_followup_all_fractures'),
+        ("complications", "0009_complication_death_is_grade_5"),
+        ("registry", "0007_procedure_started_on_followup_all_fractures"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ImportJob',
+            name="ImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(upload_to='imports/', verbose_name='file')),
-                ('file_name', models.CharField(blank=True, default='', max_length=255, verbose_name='file name')),
-                ('mapping', models.JSONField(blank=True, default=dict, verbose_name='column mapping')),
-                ('language', models.CharField(blank=True, default='', max_length=8, verbose_name='language')),
-                ('dry_run', models.BooleanField(default=True, verbose_name='dry run')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('validated', 'Validated (dry run)'), ('done', 'Imported'), ('failed', 'Failed')], default='queued', max_length=10, verbose_name='status')),
-                ('progress', models.PositiveSmallIntegerField(default=0, verbose_name='progress (%)')),
-                ('summary', models.JSONField(blank=True, default=dict, verbose_name='summary')),
-                ('errors', models.JSONField(blank=True, default=list, verbose_name='errors')),
-                ('report', models.FileField(blank=True, upload_to='imports/', verbose_name='row-by-row report (CSV)')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file", models.FileField(upload_to="imports/", verbose_name="file")),
+                (
+                    "file_name",
+                    models.CharField(
+                        blank=True, default="", max_length=255, verbose_name="file name"
+                    ),
+                ),
+                (
+                    "mapping",
+                    models.JSONField(blank=True, default=dict, verbose_name="column mapping"),
+                ),
+                (
+                    "language",
+                    models.CharField(blank=True, default="", max_length=8, verbose_name="language"),
+                ),
+                ("dry_run", models.BooleanField(default=True, verbose_name="dry run")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("validated", "Validated (dry run)"),
+                            ("done", "Imported"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "progress",
+                    models.PositiveSmallIntegerField(default=0, verbose_name="progress (%)"),
+                ),
+                ("summary", models.JSONField(blank=True, default=dict, verbose_name="summary")),
+                ("errors", models.JSONField(blank=True, default=list, verbose_name="errors")),
+                (
+                    "report",
+                    models.FileField(
+                        blank=True, upload_to="imports/", verbose_name="row-by-row report (CSV)"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                (
+                    "finished_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
+                ),
             ],
             options={
-                'verbose_name': 'import job',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "import job",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ImportMapping',
+            name="ImportMapping",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('mapping', models.JSONField(default=dict, verbose_name='column mapping')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("mapping", models.JSONField(default=dict, verbose_name="column mapping")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'import mapping',
-                'ordering': ['department', 'name'],
+                "verbose_name": "import mapping",
+                "ordering": ["department", "name"],
             },
         ),
         migrations.RemoveConstraint(
-            model_name='exportjob',
-            name='exportjob_format_valid',
+            model_name="exportjob",
+            name="exportjob_format_valid",
         ),
         migrations.AlterField(
-            model_name='exportjob',
-            name='format',
-            field=models.CharField(choices=[('csv', 'CSV'), ('xlsx', 'Excel (XLSX)'), ('fhir', 'HL7 FHIR R4 (JSON)'), ('import', 'Import layout (XLSX, with registry ids)')], max_length=8, verbose_name='format'),
+            model_name="exportjob",
+            name="format",
+            field=models.CharField(
+                choices=[
+                    ("csv", "CSV"),
+                    ("xlsx", "Excel (XLSX)"),
+                    ("fhir", "HL7 FHIR R4 (JSON)"),
+                    ("import", "Import layout (XLSX, with registry ids)"),
+                ],
+                max_length=8,
+                verbose_name="format",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='exportjob',
-            constraint=models.CheckConstraint(condition=models.Q(('format__in', ['csv', 'xlsx', 'fhir', 'import'])), name='exportjob_format_valid'),
+            model_name="exportjob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("format__in", ["csv", "xlsx", "fhir", "import"])),
+                name="exportjob_format_valid",
+            ),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='department',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='import_jobs', to='registry.department', verbose_name='department'),
+            model_name="importjob",
+            name="department",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="import_jobs",
+                to="registry.department",
+                verbose_name="department",
+            ),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='owner',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='import_jobs', to=settings.AUTH_USER_MODEL, verbose_name='owner'),
+            model_name="importjob",
+            name="owner",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="import_jobs",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="owner",
+            ),
         ),
         migrations.AddField(
-            model_name='importmapping',
-            name='department',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='import_mappings', to='registry.department', verbose_name='department'),
+            model_name="importmapping",
+            name="department",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="import_mappings",
+                to="registry.department",
+                verbose_name="department",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='importjob',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'running', 'validated', 'done', 'failed'])), name='importjob_status_valid'),
+            model_name="importjob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["queued", "running", "validated", "done", "failed"])
+                ),
+                name="importjob_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='importjob',
-            constraint=models.CheckConstraint(condition=models.Q(('progress__lte', 100)), name='importjob_progress_range'),
+            model_name="importjob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("progress__lte", 100)), name="importjob_progress_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='importmapping',
-            constraint=models.UniqueConstraint(fields=('department', 'name'), name='importmapping_unique_name'),
+            model_name="importmapping",
+            constraint=models.UniqueConstraint(
+                fields=("department", "name"), name="importmapping_unique_name"
+            ),
         ),
     ]
