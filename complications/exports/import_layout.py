@@ -66,6 +66,7 @@ class ImportLayoutExporter(Exporter):
     extension = "xlsx"
     content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     name = "import-layout"
+    needs_identifiers = True
 
     def _procedures(self) -> Any:
         ids = self.selection.fractures().values("procedure_id")

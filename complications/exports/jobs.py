@@ -19,7 +19,7 @@ from typing import Any
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from complications.exports.base import exporter_class
+from complications.exports.base import exporter_class, refuse_unless_allowed
 from complications.exports.selection import (
     EXPORT_DATA,
     Selection,
@@ -43,6 +43,7 @@ def export_job_create(
     format's default (a CSV job exports the complications).
     """
     kind = kind or exporter_class(format).default_kind
+    refuse_unless_allowed(format, owner)
     with transaction.atomic():
         job = ExportJob.objects.create(
             owner=owner, format=format, kind=kind, filters=filters_to_json(filters or {})

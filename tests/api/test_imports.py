@@ -14,6 +14,14 @@ from tests.conftest import api_client_for
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    """Uploaded files and reports go to a scratch MEDIA_ROOT."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -133,3 +141,22 @@ def test_the_template_has_every_sheet_and_header(radiologist):
     assert book.sheetnames == [*(s.name for s in layout.SHEETS), "notes"]
     for sheet in layout.SHEETS:
         assert [c.value for c in book[sheet.name][1]] == list(sheet.names)
+
+
+def test_the_import_layout_export_needs_the_identifiers_permission(
+    data_manager, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import Permission
+
+    client = api_client_for(data_manager)
+
+    refused = client.post("/api/v1/exports/", {"format": "import"}, format="json")
+
+    assert refused.status_code == 400
+    assert "format" in refused.json()
+    data_manager.user_permissions.add(Permission.objects.get(codename="export_identifiers"))
+    client = api_client_for(type(data_manager).objects.get(pk=data_manager.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        accepted = client.post("/api/v1/exports/", {"format": "import"}, format="json")
+    assert accepted.status_code == 202
+    assert client.get(accepted["Location"]).json()["status"] == "done"

@@ -15,6 +15,13 @@ from tests.complications.imports.layout_files import cohort, workbook
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    """Uploaded files and reports go to a scratch MEDIA_ROOT."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 def _post(client, department, path, headers=None, **extra):
     return client.post(
         "/imports/",

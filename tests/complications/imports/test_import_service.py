@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from openpyxl import load_workbook
 from django.core.management import call_command
+from openpyxl import load_workbook
 
 from complications.imports import import_file, layout
 from complications.imports.parse import CellError, Formats, convert
