@@ -34,6 +34,7 @@ from rest_framework.views import APIView
 
 from complications import imports
 from complications.models import ImportJob, ImportMapping
+from registry.api.schema import RegistryAutoSchema
 from registry.models import Department
 from registry.scoping import scope_to_user, visible_departments
 
@@ -118,6 +119,7 @@ def _accepted(request: Request, job: ImportJob) -> Response:
 
 @extend_schema(tags=["imports"])
 class ImportCreateView(APIView):
+    schema = RegistryAutoSchema()
     permission_classes = [IsAuthenticated]
     parser_classes = [MultiPartParser, FormParser]
 
@@ -166,6 +168,7 @@ class ImportCreateView(APIView):
 
 @extend_schema(tags=["imports"])
 class ImportDetailView(generics.RetrieveAPIView):
+    schema = RegistryAutoSchema()
     permission_classes = [IsAuthenticated]
     serializer_class = ImportJobSerializer
 
@@ -183,6 +186,7 @@ class ImportDetailView(generics.RetrieveAPIView):
 
 @extend_schema(tags=["imports"])
 class ImportCommitView(APIView):
+    schema = RegistryAutoSchema()
     permission_classes = [IsAuthenticated]
 
     @extend_schema(

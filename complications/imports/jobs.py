@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import logging
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -118,9 +118,11 @@ def import_file(
     reason: str,
     actor: Any = None,
     progress_key: str | None = None,
+    tick: Callable[[], None] | None = None,
     report_out: Any = None,
 ) -> Report:
-    """Import one file (the command and the job both call this)."""
+    """Import one file (the command and the job both call this). ``progress_key``:
+    where the percentage is kept (a job's); ``tick``: called once per row."""
     try:
         tables = open_tables(path)
     except FileError as exc:
@@ -129,7 +131,8 @@ def import_file(
         return report
     try:
         source = mappings.source_for(tables, mapping or {}, time_zone=department.time_zone)
-        tick = Progress(progress_key, source.count()) if progress_key else None
+        if progress_key:
+            tick = Progress(progress_key, source.count())
         return run_import(
             department=department,
             source=source,

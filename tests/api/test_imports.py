@@ -160,3 +160,18 @@ def test_the_import_layout_export_needs_the_identifiers_permission(
         accepted = client.post("/api/v1/exports/", {"format": "import"}, format="json")
     assert accepted.status_code == 202
     assert client.get(accepted["Location"]).json()["status"] == "done"
+
+
+def test_an_import_file_may_be_larger_than_a_json_body(
+    radiologist, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    path = workbook(tmp_path / "series.xlsx", cohort())
+    assert path.stat().st_size > 1000
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _upload(api_client_for(radiologist), path)
+
+    assert response.status_code == 202
+    settings.UPLOAD_MAX_SIZES = {"/api/v1/imports/": 1000}
+    assert _upload(api_client_for(radiologist), path).status_code == 413
