@@ -676,7 +676,9 @@ class ImportJob(models.Model):
         related_name="import_jobs",
         verbose_name=_("department"),
     )
-    file = models.FileField(_("file"), upload_to="imports/")
+    file = models.FileField(
+        _("file"), upload_to="imports/", blank=True, help_text=_("Deleted once imported.")
+    )
     file_name = models.CharField(_("file name"), max_length=255, blank=True, default="")
     mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
     language = models.CharField(_("language"), max_length=8, blank=True, default="")

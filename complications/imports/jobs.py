@@ -267,6 +267,10 @@ def import_job_run(*, job_id: int) -> ImportJob:
         finished_at=timezone.now(),
     )
     cache.delete(key)
+    if status == ImportJob.Status.DONE:
+        # Its records are in the registry now: the uploaded copy (registry ids, dates) goes.
+        job.file.delete(save=False)
+        ImportJob.objects.filter(pk=job.pk).update(file="")
     return ImportJob.objects.get(pk=job.pk)
 
 

@@ -57,6 +57,7 @@ def test_a_dry_run_reports_then_its_commit_writes(
 
     assert committed.status_code == 202
     assert client.get(f"/api/v1/imports/{job['id']}/").json()["status"] == "done"
+    assert not ImportJob.objects.get(pk=job["id"]).file  # the upload is deleted once imported
     event = ComplicationEvent.objects.get()
     assert (event.grade, event.window) == (1, "delayed")
     report = client.get(f"/api/v1/imports/{job['id']}/report.csv")
