@@ -22,7 +22,7 @@ import json
 import random
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -56,8 +56,12 @@ def generate(path: Path, fractures: int, seed: int = 1) -> dict[str, int]:
     made, n = 0, 0
     while made < fractures:
         registry_id = f"B{n:07d}"
-        started = start + timedelta(minutes=37 * n)
-        ended = started + timedelta(minutes=rng.randint(40, 120))
+        # Instants are added in UTC: wall-clock arithmetic would make times that do
+        # not exist on a daylight-saving day (and an end before its start).
+        started = (start.astimezone(UTC) + timedelta(minutes=37 * n)).astimezone(PARIS)
+        ended = (started.astimezone(UTC) + timedelta(minutes=rng.randint(40, 120))).astimezone(
+            PARIS
+        )
         when = started.isoformat()
         birth = f"{rng.randint(1925, 1960)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"
 
@@ -120,7 +124,9 @@ def generate(path: Path, fractures: int, seed: int = 1) -> dict[str, int]:
             if onset == "during":
                 row["during_procedure"] = "true"
             elif onset == "early":
-                row["onset_at"] = (ended + timedelta(hours=3)).isoformat()
+                row["onset_at"] = (
+                    (ended.astimezone(UTC) + timedelta(hours=3)).astimezone(PARIS).isoformat()
+                )
             else:
                 row["onset_date"] = (ended + timedelta(days=5)).date().isoformat()
             put("complications", row)
