@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -76,14 +76,18 @@ def exports_page(request: HttpRequest) -> HttpResponse:
     # GET: the filters come prefilled from the query string (a dashboard link).
     filter_form = StatsFilterForm(data if data is not None else request.GET, user=request.user)
     if request.method == "POST" and start_form.is_valid() and filter_form.is_valid():
-        job = exports.export_job_create(
-            owner=request.user,
-            format=start_form.cleaned_data["format"],
-            kind=start_form.cleaned_data["kind"],
-            filters=filter_form.filters(),
-        )
-        messages.success(request, _("Export #%(id)s started.") % {"id": job.pk})
-        return redirect("exports")
+        try:
+            job = exports.export_job_create(
+                owner=request.user,
+                format=start_form.cleaned_data["format"],
+                kind=start_form.cleaned_data["kind"],
+                filters=filter_form.filters(),
+            )
+        except ValidationError as exc:  # a format this user may not export
+            start_form.add_error("format", exc.message_dict.get("format", exc.messages))
+        else:
+            messages.success(request, _("Export #%(id)s started.") % {"id": job.pk})
+            return redirect("exports")
     jobs = list(ExportJob.objects.filter(owner=request.user)[:JOBS_SHOWN])
     context = {
         "start_form": start_form,

@@ -279,6 +279,7 @@ class ExportJob(models.Model):
         XLSX = "xlsx", _("Excel (XLSX)")
         FHIR = "fhir", _("HL7 FHIR R4 (JSON)")
         NDJSON = "ndjson", _("HL7 FHIR R4 Bulk Data (NDJSON)")
+        IMPORT = "import", _("Import layout (XLSX, with registry ids)")
 
     class Kind(models.TextChoices):
         CASES = "cases", _("Cases (one row per fracture)")
@@ -337,7 +338,7 @@ class ExportJob(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(format__in=["csv", "xlsx", "fhir", "ndjson"]),
+                condition=Q(format__in=["csv", "xlsx", "fhir", "ndjson", "import"]),
                 name="exportjob_format_valid",
             ),
             models.CheckConstraint(
@@ -734,3 +735,94 @@ class StatsChange(models.Model):
 
     def __str__(self) -> str:
         return f"+{self.n}"
+
+
+class ImportJob(models.Model):
+    """An import of a workbook (or a ZIP of CSVs) into one department: a dry run
+    first, then, on request, its commit (``complications.imports``).
+
+    ``summary`` counts per sheet what the rows do (create, update, unchanged);
+    ``errors`` lists every error of the last run, each naming its sheet, row,
+    column and value. A commit writes everything or nothing.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        VALIDATED = "validated", _("Validated (dry run)")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Failed")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="import_jobs",
+        verbose_name=_("owner"),
+    )
+    department = models.ForeignKey(
+        "registry.Department",
+        on_delete=models.CASCADE,
+        related_name="import_jobs",
+        verbose_name=_("department"),
+    )
+    file = models.FileField(
+        _("file"), upload_to="imports/", blank=True, help_text=_("Deleted once imported.")
+    )
+    file_name = models.CharField(_("file name"), max_length=255, blank=True, default="")
+    mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
+    language = models.CharField(_("language"), max_length=8, blank=True, default="")
+    dry_run = models.BooleanField(_("dry run"), default=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    report = models.FileField(_("row-by-row report (CSV)"), upload_to="imports/", blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    DEPARTMENT_PATH = "department"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("import job")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "validated", "done", "failed"]),
+                name="importjob_status_valid",
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="importjob_progress_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"import #{self.pk} {self.file_name} ({self.get_status_display()})"
+
+
+class ImportMapping(models.Model):
+    """A department's saved column mapping for its legacy spreadsheet shape
+    (``complications.imports.mapping``)."""
+
+    department = models.ForeignKey(
+        "registry.Department",
+        on_delete=models.CASCADE,
+        related_name="import_mappings",
+        verbose_name=_("department"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    mapping = models.JSONField(_("column mapping"), default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    DEPARTMENT_PATH = "department"
+
+    class Meta:
+        ordering = ["department", "name"]
+        verbose_name = _("import mapping")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["department", "name"], name="importmapping_unique_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -82,3 +82,32 @@ def quality_check_all() -> int:
     from complications.quality import quality_check_all as check
 
     return check()
+
+
+class _ImportTask(Task):
+    """Marks the import failed once the retries are spent."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:  # type: ignore[no-untyped-def]
+        from complications.imports.jobs import import_job_fail
+
+        job_id = args[0] if args else kwargs["job_id"]
+        import_job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+
+
+@shared_task(
+    base=_ImportTask,
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def import_run(job_id: int) -> dict[str, Any]:
+    """Run an import job (its dry run or its commit); a job not queued is left alone."""
+    from complications.imports.jobs import import_job_run
+    from complications.models import ImportJob
+
+    try:
+        job = import_job_run(job_id=job_id)
+    except ImportJob.DoesNotExist:
+        return {"id": job_id, "status": "deleted"}
+    return {"id": job.pk, "status": job.status, "errors": len(job.errors)}

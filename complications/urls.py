@@ -46,3 +46,13 @@ from complications.analysis import views as analysis_views  # noqa: E402
 urlpatterns += [
     path("dashboard/outcomes/", analysis_views.outcome_analyses, name="dashboard-outcomes"),
 ]
+
+from complications import import_views  # noqa: E402
+
+urlpatterns += [
+    path("imports/", import_views.imports_page, name="imports"),
+    path("imports/template.xlsx", import_views.import_template, name="import-template-page"),
+    path("imports/<int:pk>/", import_views.import_detail, name="import-detail"),
+    path("imports/<int:pk>/report.csv", import_views.import_report, name="import-report-page"),
+    path("imports/<int:pk>/commit/", import_views.import_commit, name="import-commit"),
+]

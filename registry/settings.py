@@ -183,6 +183,8 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # (413 to the API and to pages' JSON requests). Django's default, 2.5 MB, is far above any
 # record's size; raise it only if a client must send bigger bodies.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+# Endpoints that take a file (multipart), with their own body limit: an import's workbook.
+UPLOAD_MAX_SIZES = {"/api/v1/imports/": env_int("IMPORT_MAX_UPLOAD_SIZE", 200 * 1024 * 1024)}
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

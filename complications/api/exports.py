@@ -19,6 +19,7 @@ import hashlib
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.urls import reverse
@@ -35,6 +36,7 @@ from rest_framework.views import APIView
 
 from complications import exports
 from complications.api.stats import CohortQuerySerializer, query_filters
+from complications.exports.base import refuse_unless_allowed
 from complications.models import ExportJob
 from complications.stats.selection import department_visible
 from registry.api.schema import RegistryAutoSchema
@@ -238,6 +240,10 @@ class ExportJobSerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("kind") and not exports.exporter_class(attrs["format"]).kinds:
             raise serializers.ValidationError({"kind": [_("Only a CSV export has a kind.")]})
+        try:
+            refuse_unless_allowed(attrs["format"], self.context["request"].user)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
         return attrs
 
     def create(self, validated_data: dict[str, Any]) -> ExportJob:

@@ -64,3 +64,21 @@ urlpatterns += [
         name="fhir-bulk-file",
     ),
 ]
+
+from complications.api import imports as import_views  # noqa: E402
+
+urlpatterns += [
+    path("imports/", import_views.ImportCreateView.as_view(), name="import-job-create"),
+    path(
+        "imports/template.xlsx", import_views.ImportTemplateView.as_view(), name="import-template"
+    ),
+    path("imports/<int:pk>/", import_views.ImportDetailView.as_view(), name="import-job-detail"),
+    path(
+        "imports/<int:pk>/commit/",
+        import_views.ImportCommitView.as_view(),
+        name="import-job-commit",
+    ),
+    path(
+        "imports/<int:pk>/report.csv", import_views.ImportReportView.as_view(), name="import-report"
+    ),
+]

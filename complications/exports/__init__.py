@@ -59,3 +59,6 @@ __all__ = [
     "register",
     "table_csv",
 ]
+
+# The selection in the import layout (complications.imports), for moving a department.
+from complications.exports import import_layout  # noqa: E402, F401  (registers)

@@ -40,6 +40,7 @@ class Exporter:
     default_kind: ClassVar[str] = ""
     name: ClassVar[str] = ""  # in file names, for a format without kinds
     vendor: ClassVar[str | None] = None  # a variant for this database vendor only
+    needs_identifiers: ClassVar[bool] = False  # it carries registry ids
 
     def __init__(self, selection: Selection, *, kind: str = "") -> None:
         self.selection = selection
@@ -107,3 +108,12 @@ def exporter_class(format: str, *, using: str = "default") -> type[Exporter]:
 
 def exporter_for(format: str, selection: Selection, *, kind: str = "") -> Exporter:
     return exporter_class(format)(selection, kind=kind)
+
+
+def refuse_unless_allowed(format: str, user: Any) -> None:
+    """A format that carries registry ids is only for users who may export identifiers."""
+    from registry.roles import EXPORT_IDENTIFIERS
+
+    if exporter_class(format).needs_identifiers and not user.has_perm(EXPORT_IDENTIFIERS):
+        message = _("This format carries registry ids: it needs the permission to export them.")
+        raise ValidationError({"format": [message]})

@@ -32,7 +32,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from complications.exports.base import exporter_class
+from complications.exports.base import exporter_class, refuse_unless_allowed
 from complications.exports.selection import (
     EXPORT_DATA,
     Selection,
@@ -56,6 +56,7 @@ def export_job_create(
     format's default (a CSV job exports the complications).
     """
     kind = kind or exporter_class(format).default_kind
+    refuse_unless_allowed(format, owner)
     with transaction.atomic():
         job = ExportJob.objects.create(
             owner=owner, format=format, kind=kind, filters=filters_to_json(filters or {})

@@ -128,6 +128,10 @@ class BodySizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        # An upload endpoint (an import's file, which Django streams to disk) has its own
+        # limit for a multipart body; its form fields still count against Django's own.
+        if request.META.get("CONTENT_TYPE", "").startswith("multipart/form-data"):
+            limit = getattr(settings, "UPLOAD_MAX_SIZES", {}).get(request.path_info, limit)
         if limit is not None and wants_json(request):
             try:
                 declared = int(request.META.get("CONTENT_LENGTH") or 0)

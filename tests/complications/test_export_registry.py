@@ -79,6 +79,13 @@ def test_the_csv_downloads_are_formatted_by_the_database_only_on_postgresql():
             "pigsf-bundle-20240301.json",
             "pigsf-bundle-20240229-7.json",
         ),
+        (
+            "import",
+            "",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "pigsf-import-layout-20240301.xlsx",
+            "pigsf-import-layout-20240229-7.xlsx",
+        ),
     ],
 )
 def test_each_exporter_names_its_files_and_their_content_type(
