@@ -149,8 +149,9 @@ def test_the_proxy_is_nginx_with_the_repository_config_and_a_health_check(compos
 
 def test_nginx_passes_to_the_web_service_on_its_port(nginx_conf):
     assert re.search(r"upstream registry_web \{\s*server web:8000;", nginx_conf)
-    assert nginx_conf.count("proxy_pass http://registry_web;") == 2  # /api/ and /
-    assert nginx_conf.count("include proxy_headers.conf;") == 2
+    # /api/, /, and the two import uploads (the API's and the page's)
+    assert nginx_conf.count("proxy_pass http://registry_web;") == 4
+    assert nginx_conf.count("include proxy_headers.conf;") == 4
     assert _directive(nginx_conf, "listen") == "80"
 
 
@@ -165,8 +166,19 @@ def test_nginx_bounds_slow_clients_and_buffers_both_directions(nginx_conf):
 def test_nginx_body_limit_is_at_least_the_registrys_so_the_app_answers_first(nginx_conf):
     from django.conf import settings
 
-    limit = _bytes(_directive(nginx_conf, "client_max_body_size"))
+    server_wide = nginx_conf[: nginx_conf.index("server {")]
+    limit = _bytes(_directive(server_wide, "client_max_body_size"))
     assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE <= limit <= 2 * settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def test_nginx_lets_an_import_upload_through_up_to_the_registrys_import_limit(nginx_conf):
+    from django.conf import settings
+
+    for path in ("/api/v1/imports/", "/imports/"):
+        block = nginx_conf[nginx_conf.index(f"location = {path} {{") :]
+        block = block[: block.index("}")]
+        limit = _bytes(_directive(block, "client_max_body_size"))
+        assert limit == settings.UPLOAD_MAX_SIZES["/api/v1/imports/"], path
 
 
 def test_nginx_answers_api_clients_in_json_when_it_refuses_or_web_is_down(nginx_conf):
