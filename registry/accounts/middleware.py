@@ -10,7 +10,9 @@ requirement:
   whose session has not passed it reaches only the second-factor pages and the logout:
   pages redirect to the code page (or to the enrolment when no device is confirmed yet),
   the API answers 403. A session opened through the identity provider counts as verified
-  when ``OIDC_TRUSTED_FOR_SECOND_FACTOR`` is on (the provider enforces its own MFA).
+  when ``OIDC_TRUSTED_FOR_SECOND_FACTOR`` is on (the provider enforces its own MFA);
+- with single sign-on, the content security policy lets forms lead to the provider's
+  logout page (the logout button's redirect).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -51,6 +53,15 @@ class AccountSessionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self._respond(request)
+        if settings.OIDC_ENABLED and settings.OIDC_OP_LOGOUT_ENDPOINT:
+            # The logout form's answer redirects to the provider's end-session page: the
+            # content security policy's form-action must allow that origin (django-csp).
+            parts = urlsplit(settings.OIDC_OP_LOGOUT_ENDPOINT)
+            response._csp_update = {"form-action": [f"{parts.scheme}://{parts.netloc}"]}  # type: ignore[attr-defined]
+        return response
+
+    def _respond(self, request: HttpRequest) -> HttpResponse:
         user: Any = getattr(request, "user", None)
         if user is not None and user.is_authenticated and BACKEND_SESSION_KEY in request.session:
             now = time.time()
