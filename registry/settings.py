@@ -71,10 +71,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    # Idle timeout and the second factor (registry.accounts.middleware).
-    "registry.accounts.middleware.AccountSessionMiddleware",
     "registry.locale.ProfileLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Idle timeout and the second factor (registry.accounts.middleware).
+    "registry.accounts.middleware.AccountSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "registry.middleware.LoginRequiredMiddleware",

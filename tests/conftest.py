@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 from registry import roles
 from registry.models import Department
 from tests import services
+from tests.accounts.provider import _provider_process, oidc_provider  # noqa: F401 - fixtures
 
 SERVICE_MARKERS = ("postgres", "redis", "browser")
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from registry.accounts.models import AccountEvent, LoginEvent
-from tests.accounts.provider import PASSWORD, _provider_process, oidc_provider  # noqa: F401 - the fixtures
+from tests.accounts.provider import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -39,7 +39,7 @@ def sign_in(live_server, username: str) -> tuple[requests.Session, requests.Resp
 def test_a_mapped_user_signs_in_with_the_roles_the_claims_give(
     live_server,
     department,
-    oidc_provider,  # noqa: F811
+    oidc_provider,
 ) -> None:
     from django.contrib.auth.models import User
 
@@ -55,7 +55,7 @@ def test_a_mapped_user_signs_in_with_the_roles_the_claims_give(
     assert session.get(f"{live_server.url}/cases/", timeout=10).status_code == 200
 
 
-def test_a_provider_group_maps_through_the_role_map(live_server, department, oidc_provider) -> None:  # noqa: F811
+def test_a_provider_group_maps_through_the_role_map(live_server, department, oidc_provider) -> None:
     from django.contrib.auth.models import User
 
     _session, answer = sign_in(live_server, "bob")
@@ -65,7 +65,7 @@ def test_a_provider_group_maps_through_the_role_map(live_server, department, oid
     assert list(bob.groups.values_list("name", flat=True)) == ["department_head"]
 
 
-def test_a_user_without_a_mapping_is_refused(live_server, department, oidc_provider) -> None:  # noqa: F811
+def test_a_user_without_a_mapping_is_refused(live_server, department, oidc_provider) -> None:
     from django.contrib.auth.models import User
 
     session, answer = sign_in(live_server, "mallory")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from registry.accounts.models import ApiToken
-from registry.accounts.tokens import key_hash
 from rest_framework.test import APIClient
 
+from registry.accounts.models import ApiToken
+from registry.accounts.tokens import key_hash
 from tests.conftest import PASSWORD
 
 URL = "/api/v1/auth/token/"

@@ -15,7 +15,6 @@ from django.contrib.auth.models import User
 from registry.accounts import services as accounts
 from registry.accounts.models import LoginEvent
 from tests.accounts.provider import PASSWORD as PROVIDER_PASSWORD
-from tests.accounts.provider import _provider_process, oidc_provider  # noqa: F401 - fixtures
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -50,7 +49,7 @@ def provider_sign_in(page, username: str) -> None:  # type: ignore[no-untyped-de
 def test_single_sign_on_maps_roles_and_logs_out_at_the_provider(
     new_page,
     department,
-    oidc_provider,  # noqa: F811
+    oidc_provider,
 ) -> None:
     page = new_page
     provider_sign_in(page, "alice")
@@ -70,7 +69,7 @@ def test_single_sign_on_maps_roles_and_logs_out_at_the_provider(
 
 def test_a_user_with_no_role_is_refused_with_an_explanation(
     new_page, department, oidc_provider
-) -> None:  # noqa: F811
+) -> None:
     page = new_page
     provider_sign_in(page, "mallory")
 
