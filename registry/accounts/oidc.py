@@ -3,6 +3,7 @@
 Off unless ``OIDC_ENABLED``; configured from the environment (``registry.settings``,
 docs/deployment.md). The provider's claims decide who the user is and what they may do:
 
+- the claims are the verified ID token's, completed by the userinfo endpoint's;
 - the user name is the claim ``OIDC_USERNAME_CLAIM`` (``preferred_username`` by default);
   an existing registry user of that name is the same person (an account created
   locally before single sign-on was turned on), except an administrator: superusers sign
@@ -58,6 +59,11 @@ def assignments(claims: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 class RegistryOIDCBackend(OIDCAuthenticationBackend):
+    def get_userinfo(self, access_token: str, id_token: str, payload: dict[str, Any]) -> Any:
+        """The verified ID token's claims, completed by the userinfo endpoint's: Entra ID puts
+        app roles and groups in the ID token only; Keycloak's mappers may fill either."""
+        return {**payload, **super().get_userinfo(access_token, id_token, payload)}
+
     def get_username(self, claims: dict[str, Any]) -> str:
         return str(claims.get(settings.OIDC_USERNAME_CLAIM) or "")[:150]
 
