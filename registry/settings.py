@@ -149,6 +149,8 @@ AXES_RESET_ON_SUCCESS = True
 # fifth failure), and the backend flags them, so DRF's token view gets the lockout answer.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_TEMPLATE = "registry/audit_lockout.html"
+# Sign-ins through the identity provider are not password attempts (registry.accounts.oidc).
+AXES_WHITELIST_CALLABLE = "registry.accounts.oidc.is_provider_callback"
 AXES_VERBOSE = False  # no banner on every manage.py command
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -87,6 +87,13 @@ class RegistryOIDCBackend(OIDCAuthenticationBackend):
         return user
 
 
+def is_provider_callback(request: HttpRequest, credentials: Any = None) -> bool:
+    """``AXES_WHITELIST_CALLABLE``: the provider's callback is not a password attempt. The
+    provider locks out its own failures; counted here, with no username, refused sign-ins
+    would lock every provider user behind the same address (a hospital's NAT) out."""
+    return getattr(request, "path_info", "") == reverse("oidc_authentication_callback")
+
+
 def provider_logout_url(request: HttpRequest) -> str | None:
     """The provider's end-session address (RP-initiated logout), if it has one."""
     endpoint = settings.OIDC_OP_LOGOUT_ENDPOINT

@@ -453,3 +453,11 @@ def test_a_superuser_is_never_taken_over_by_a_provider_account(admin_user, setti
 
     with pytest.raises(SuspiciousOperation):
         backend.create_user({"preferred_username": "admin", "registry_roles": ["A:radiologist"]})
+
+
+def test_single_sign_on_is_off_by_default(db):
+    client = Client()
+    assert client.get("/accounts/sso/start/").status_code == 404
+    assert client.get("/accounts/sso/callback/?code=x&state=y").status_code == 404
+    page = client.get("/accounts/login/").content.decode()
+    assert "hospital account" not in page and 'name="password"' in page
