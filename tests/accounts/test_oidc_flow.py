@@ -78,7 +78,9 @@ def test_a_user_without_a_mapping_is_refused(live_server, department, oidc_provi
     assert "/accounts/login/" in page.url
 
 
-def test_refused_sign_ins_never_lock_the_address_out(live_server, department, oidc_provider) -> None:
+def test_refused_sign_ins_never_lock_the_address_out(
+    live_server, department, oidc_provider
+) -> None:
     """Six refusals from one address (more than AXES_FAILURE_LIMIT), then a mapped user."""
     for _ in range(6):
         _session, answer = sign_in(live_server, "mallory")
