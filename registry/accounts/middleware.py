@@ -31,10 +31,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from registry.accounts import services
-from registry.accounts.signals import OIDC_BACKEND
+from registry.accounts.signals import LAST_ACTIVITY, OIDC_BACKEND
 
-LAST_ACTIVITY = "accounts_last_activity"
-IDLE_RESOLUTION = 30
+IDLE_RESOLUTION = 60
 OPEN_PATHS = ("/accounts/2fa/", "/accounts/logout/", "/static/", "/i18n/", "/health/")
 
 

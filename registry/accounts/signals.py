@@ -8,6 +8,7 @@ without is the provider's (whose callback authenticates with a code, never a use
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.contrib.auth import BACKEND_SESSION_KEY
@@ -20,6 +21,9 @@ from registry.accounts.models import LoginMethod
 from registry.audit.logins import client_address
 
 OIDC_BACKEND = "registry.accounts.oidc.RegistryOIDCBackend"
+# The session's last activity (registry.accounts.middleware), started at the sign-in itself so
+# that the first pages after it need no session write of their own.
+LAST_ACTIVITY = "accounts_last_activity"
 TOKEN_PATH = "/api/v1/auth/token/"
 
 
@@ -38,6 +42,8 @@ def _address(request: Any) -> str | None:
 
 @receiver(user_logged_in, dispatch_uid="accounts-login-history")
 def _logged_in(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
+    if request is not None and hasattr(request, "session"):
+        request.session[LAST_ACTIVITY] = time.time()
     backend = getattr(user, "backend", "") or (
         request.session.get(BACKEND_SESSION_KEY, "") if request is not None else ""
     )
