@@ -8,6 +8,7 @@ registry runs embedded: SQLite, Celery tasks executed in-process, DEBUG on.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dj_database_url
@@ -50,6 +51,11 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "registry",
+    "registry.accounts",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "mozilla_django_oidc",
     "complications",
 ]
 
@@ -66,10 +72,13 @@ MIDDLEWARE = [
     "registry.api.errors.ApiErrorMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "registry.locale.ProfileLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # The friendly 404 page under DEBUG too (registry.errors); after auth and messages: the menu.
     "registry.errors.FriendlyNotFoundMiddleware",
+    # Idle timeout and the second factor (registry.accounts.middleware).
+    "registry.accounts.middleware.AccountSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "registry.middleware.LoginRequiredMiddleware",
@@ -144,6 +153,8 @@ AXES_RESET_ON_SUCCESS = True
 # fifth failure), and the backend flags them, so DRF's token view gets the lockout answer.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_TEMPLATE = "registry/audit_lockout.html"
+# Sign-ins through the identity provider are not password attempts (registry.accounts.oidc).
+AXES_WHITELIST_CALLABLE = "registry.accounts.oidc.is_provider_callback"
 AXES_VERBOSE = False  # no banner on every manage.py command
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -191,7 +202,8 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Hashed, named tokens with expiry and scopes (registry.accounts.tokens).
+        "registry.accounts.tokens.ScopedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -395,3 +407,59 @@ LOGGING = {
 # synchronous Bundle holds at most this many entries (beyond: the Bulk Data $export).
 FHIR_INSTALLATION = env_str("FHIR_INSTALLATION", "pigsf")
 FHIR_BUNDLE_MAX_ENTRIES = env_int("FHIR_BUNDLE_MAX_ENTRIES", 50_000)
+
+# --- Sign-in and accounts (registry.accounts; docs/deployment.md) ---------------------------------
+# A session idle for longer than this many seconds ends (30 minutes by default).
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60)
+# Invitations sent by department heads: how long the link stays valid.
+INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
+# POST /api/v1/auth/token/ issues a token valid this many days (0: no expiry).
+API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 365)
+# Token scopes: these paths need "export" whatever the method; these POSTs only "read".
+API_TOKEN_EXPORT_PATHS = ["/api/v1/export/", "/api/v1/exports/"]
+API_TOKEN_READ_ONLY_POSTS = ["/api/v1/grading/preview/"]
+# Administrators and the roles that export data must pass a second factor (TOTP).
+SECOND_FACTOR_REQUIRED = env_bool("SECOND_FACTOR_REQUIRED", True)
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "PIGSF registry")
+
+# OpenID Connect single sign-on (mozilla-django-oidc), off unless OIDC_ENABLED.
+OIDC_ENABLED = env_bool("OIDC_ENABLED", False)
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_OP_LOGOUT_ENDPOINT = env_str("OIDC_OP_LOGOUT_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile")
+OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", True)
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the provider's logout
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_ROLES_CLAIM = env_str("OIDC_ROLES_CLAIM", "registry_roles")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+# {"provider group or app role": ["DEPARTMENT_CODE:role", ...]}, as JSON.
+OIDC_ROLE_MAP: dict[str, list[str]] = json.loads(env_str("OIDC_ROLE_MAP", "{}"))
+# A provider sign-in counts as the second factor (the provider enforces its own MFA).
+OIDC_TRUSTED_FOR_SECOND_FACTOR = env_bool("OIDC_TRUSTED_FOR_SECOND_FACTOR", True)
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/sso/refused/"
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+if OIDC_ENABLED:
+    missing = [
+        name
+        for name in (
+            "OIDC_RP_CLIENT_ID",
+            "OIDC_RP_CLIENT_SECRET",
+            "OIDC_OP_AUTHORIZATION_ENDPOINT",
+            "OIDC_OP_TOKEN_ENDPOINT",
+            "OIDC_OP_USER_ENDPOINT",
+            "OIDC_OP_JWKS_ENDPOINT",
+        )
+        if not globals()[name]
+    ]
+    if missing:
+        raise ImproperlyConfigured(f"OIDC_ENABLED needs {', '.join(missing)}.")
+    AUTHENTICATION_BACKENDS = [
+        *AUTHENTICATION_BACKENDS,
+        "registry.accounts.oidc.RegistryOIDCBackend",
+    ]

@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -53,9 +52,8 @@ urlpatterns = [
     path("worklist/", views.worklist, name="worklist"),
     path("profile/", views.profile, name="profile"),
     path("profile/language/", views.profile_language, name="profile-language"),
-    path("account/api-token/", views.api_token, name="account-api-token"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Sign-in (password, single sign-on), second factor, API tokens, members: registry.accounts.
+    path("", include("registry.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -24,14 +24,13 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from rest_framework.authtoken.models import Token
 
 from registry import hooks
 from registry.forms import (
@@ -443,7 +442,7 @@ def follow_up_add(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_case(request, procedure, follow_up_form=form)
 
 
-# --- worklist, profile and API token ----------------------------------------------------------------------
+# --- worklist and profile ----------------------------------------------------------------------
 
 
 @require_GET
@@ -502,27 +501,3 @@ def profile_language(request: HttpRequest) -> HttpResponse:
     if language in Language.values:
         Profile.objects.update_or_create(user=request.user, defaults={"language": language})
     return redirect(safe_next(request, reverse("home")))
-
-
-@require_http_methods(["GET", "POST"])
-def api_token(request: HttpRequest) -> HttpResponse:
-    """The user's API token (DRF's authtoken: one per user), without the admin: show it;
-    POST ``action=create`` makes a new one (the old one stops working at once),
-    ``action=revoke`` deletes it."""
-    if request.method == "POST":
-        action = request.POST.get("action")
-        if action not in ("create", "revoke"):
-            return HttpResponseBadRequest(_("Unknown action."))
-        with transaction.atomic():
-            Token.objects.filter(user=request.user).delete()
-            if action == "create":
-                Token.objects.create(user=request.user)
-        if action == "create":
-            messages.success(
-                request, _("A new API token was created; any previous one no longer works.")
-            )
-        else:
-            messages.info(request, _("Your API token was revoked."))
-        return redirect("account-api-token")
-    token = Token.objects.filter(user=request.user).first()
-    return render(request, "registry/api_token.html", {"token": token})

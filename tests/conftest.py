@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from registry import roles
 from registry.models import Department
 from tests import services
+from tests.accounts.provider import _provider_process, oidc_provider  # noqa: F401 - fixtures
 
 SERVICE_MARKERS = ("postgres", "redis", "browser", "nginx")
 
@@ -131,6 +131,19 @@ def _fast_password_hashing() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _second_factor_not_required(settings) -> None:  # type: ignore[no-untyped-def]
+    """The pages' tests sign their personas in with ``force_login``, which no second factor
+    follows: the requirement is off for them, and on in the tests of the second factor
+    (tests/accounts/, which ask for the ``second_factor_required`` fixture)."""
+    settings.SECOND_FACTOR_REQUIRED = False
+
+
+@pytest.fixture
+def second_factor_required(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.SECOND_FACTOR_REQUIRED = True
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache() -> None:
     """Cached statistics are keyed on department ids and the version, which both repeat from
     test to test (a test's writes, and their version bumps, are rolled back): start each test
@@ -192,9 +205,12 @@ def admin_user(db) -> User:
 
 
 def api_client_for(user: User) -> APIClient:
+    """A client with a token of every scope the user's role allows (registry.accounts)."""
+    from registry.accounts.services import role_scopes, token_create
+
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, key = token_create(user=user, name="test", scopes=role_scopes(user), expires_at=None)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

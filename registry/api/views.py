@@ -18,6 +18,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from registry import services
+from registry.accounts.api import token_exchange
 from registry.api import filters, serializers
 from registry.api.parsers import BoundedJSONParser
 from registry.api.permissions import SuperuserWritesOnly
@@ -48,11 +49,14 @@ class TokenView(ObtainAuthToken):
                 "locked out for a while (an HTML page)."
             ),
         },
-        description="Exchange a username and password for the user's API token.",
+        description="Exchange a username and password for a new API token with every scope "
+        "the user's role allows, valid API_TOKEN_DEFAULT_DAYS days. An account that has enrolled "
+        "a second factor also sends `otp`, a current code.",
     )
     @idempotent  # anonymous: passes through (the same credentials give the same token)
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().post(request, *args, **kwargs)
+        # The exchange itself is registry.accounts.api.token_exchange (hashed, scoped tokens).
+        return token_exchange(self, request)
 
 
 @extend_schema_view(

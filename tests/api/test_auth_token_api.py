@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from registry.accounts.models import ApiToken
+from registry.accounts.tokens import key_hash
 from tests.conftest import PASSWORD
 
 URL = "/api/v1/auth/token/"
@@ -20,7 +21,9 @@ class TestToken:
 
         assert response.status_code == 200
         token = response.json()["token"]
-        assert token == Token.objects.get(user=radiologist).key
+        stored = ApiToken.objects.get(user=radiologist)
+        assert stored.key_hash == key_hash(token) and token not in stored.key_hash
+        assert stored.scopes == "read write" and stored.expires_at is not None
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         assert client.get("/api/v1/patients/").status_code == 200

@@ -8,7 +8,6 @@ import re
 
 import pytest
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from complications.models import ExportJob
 from tests import services
@@ -89,47 +88,6 @@ class TestExportsPage:
 
     def test_it_needs_a_login(self, db):
         assert Client().get(EXPORTS).status_code == 302
-
-
-@pytest.mark.django_db
-class TestApiTokenPage:
-    def test_create_show_regenerate_and_revoke(self, radiologist):
-        client = browser(radiologist)
-        assert "You have no API token." in client.get(TOKEN).content.decode()
-
-        assert client.post(TOKEN, {"action": "create"}).status_code == 302
-        first = Token.objects.get(user=radiologist).key
-        assert first in client.get(TOKEN).content.decode()
-
-        client.post(TOKEN, {"action": "create"})
-        second = Token.objects.get(user=radiologist).key
-        assert second != first
-
-        client.post(TOKEN, {"action": "revoke"})
-        assert not Token.objects.filter(user=radiologist).exists()
-
-    def test_the_token_works_and_stops_working_when_revoked(self, head):
-        client = browser(head)
-        client.post(TOKEN, {"action": "create"})
-        key = Token.objects.get(user=head).key
-        api = Client(HTTP_AUTHORIZATION=f"Token {key}")
-        assert api.get("/api/v1/exports/").status_code == 200
-        client.post(TOKEN, {"action": "revoke"})
-        assert api.get("/api/v1/exports/").status_code == 401
-
-    def test_the_page_has_no_inline_style(self, radiologist):
-        client = browser(radiologist)
-        client.post(TOKEN, {"action": "create"})
-        assert "style=" not in client.get(TOKEN).content.decode()
-
-    def test_posts_need_the_csrf_token(self, radiologist):
-        assert browser(radiologist, csrf=True).post(TOKEN, {"action": "create"}).status_code == 403
-        assert not Token.objects.filter(user=radiologist).exists()
-
-    def test_an_unknown_action_is_a_400_and_changes_nothing(self, radiologist):
-        Token.objects.create(user=radiologist)
-        assert browser(radiologist).post(TOKEN, {"action": "drop"}).status_code == 400
-        assert Token.objects.filter(user=radiologist).exists()
 
 
 @pytest.mark.browser

@@ -32,11 +32,11 @@ from django.db import transaction
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
 from complications.models import ComplicationEvent, ExportJob
+from registry.accounts.services import role_scopes, token_create
 from registry.models import Department, FollowUp, Fracture, Patient, Procedure
 from tests import factories
 from tests.conftest import _user, api_client_for
@@ -241,8 +241,8 @@ def test_no_operation_answers_a_server_error(
     persona: str, seeded: dict[str, list], django_wsgi_app, request
 ) -> None:
     user = request.getfixturevalue(persona)
-    token, _ = Token.objects.get_or_create(user=user)
-    headers = {"Authorization": f"Token {token.key}"}
+    _token, key = token_create(user=user, name="fuzz", scopes=role_scopes(user), expires_at=None)
+    headers = {"Authorization": f"Token {key}"}
     app = django_wsgi_app
     schema = schemathesis.openapi.from_dict(_raw_schema())
     schema.app = app
