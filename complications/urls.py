@@ -1,6 +1,7 @@
 from django.urls import path
 
-from complications import entry_views, export_views, views
+from complications import entry_views, export_views, import_views, views
+from complications.analysis import views as analysis_views
 
 urlpatterns = [
     # Complications on a case (the case page itself is registry's).
@@ -41,13 +42,11 @@ urlpatterns += [
     ),
 ]
 
-from complications.analysis import views as analysis_views  # noqa: E402
 
 urlpatterns += [
     path("dashboard/outcomes/", analysis_views.outcome_analyses, name="dashboard-outcomes"),
 ]
 
-from complications import import_views  # noqa: E402
 
 urlpatterns += [
     path("imports/", import_views.imports_page, name="imports"),

@@ -1,7 +1,8 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from complications.api import exports, quality, stats, views
+from complications.api import analysis, exports, fhir_bulk, quality, stats, views
+from complications.api import imports as import_views
 
 urlpatterns = [
     path("stats/rates/", stats.RatesView.as_view(), name="stats-rates"),
@@ -39,7 +40,6 @@ urlpatterns += [
 
 urlpatterns += [path("stats/cusum/", quality.CusumView.as_view(), name="stats-cusum")]
 
-from complications.api import analysis  # noqa: E402
 
 urlpatterns += [
     path(
@@ -51,7 +51,6 @@ urlpatterns += [
     path("stats/risk-adjusted/", analysis.RiskAdjustedView.as_view(), name="stats-risk-adjusted"),
 ]
 
-from complications.api import fhir_bulk  # noqa: E402
 
 urlpatterns += [
     path("fhir/$export", fhir_bulk.BulkExportKickoffView.as_view(), name="fhir-bulk-kickoff"),
@@ -65,7 +64,6 @@ urlpatterns += [
     ),
 ]
 
-from complications.api import imports as import_views  # noqa: E402
 
 urlpatterns += [
     path("imports/", import_views.ImportCreateView.as_view(), name="import-job-create"),

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scipy.stats import binom
-
 # Two-sided levels: 95 % (about 2 SD, "alert") and 99.8 % (about 3 SD, "alarm").
 LEVELS: dict[str, float] = {"95": 0.95, "99.8": 0.998}
 POSITIONS = ("above_99.8", "above_95", "within", "below_95", "below_99.8")
@@ -26,6 +24,8 @@ def binomial_limit(q: float, n: int, p0: float) -> float:
         return 0.0
     if p0 >= 1.0:
         return 1.0
+    from scipy.stats import binom  # loads on first use: a second at start-up otherwise
+
     r = float(binom.ppf(q, n, p0))
     upper = float(binom.cdf(r, n, p0))
     lower = float(binom.cdf(r - 1, n, p0)) if r > 0 else 0.0

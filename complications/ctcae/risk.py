@@ -20,8 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import statsmodels.api as sm
-from scipy.stats import chi2, rankdata
 
 MIN_EPV = 10.0
 Float = npt.NDArray[np.float64]
@@ -47,6 +45,8 @@ def c_statistic(outcome: Float, risk: Float) -> float:
     n1, n0 = int(positives.sum()), int((~positives).sum())
     if n1 == 0 or n0 == 0:
         return float("nan")
+    from scipy.stats import rankdata  # scipy and statsmodels load on first use: seconds at start-up
+
     ranks = rankdata(risk)
     return float((ranks[positives].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
@@ -67,6 +67,8 @@ def hosmer_lemeshow(outcome: Float, risk: Float, groups: int = 10) -> tuple[floa
         if variance > 0:
             statistic += (observed - expected) ** 2 / variance
     df = max(used - 2, 1)
+    from scipy.stats import chi2
+
     return statistic, df, float(chi2.sf(statistic, df))
 
 
@@ -86,6 +88,8 @@ def fit_risk_model(design: Float, outcome: Float, *, min_epv: float = MIN_EPV) -
         return RiskModel(cases, events, parameters, epv, False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        import statsmodels.api as sm
+
         result = sm.Logit(y, sm.add_constant(x, has_constant="add")).fit(disp=0, maxiter=200)
     risk = np.asarray(result.predict(), dtype=np.float64)
     statistic, df, p = hosmer_lemeshow(y, risk)
@@ -107,6 +111,8 @@ def observed_expected(observed: int, expected: float) -> tuple[float, float, flo
     """O/E with the exact Poisson 95 % interval of the observed count, over the expected."""
     if expected <= 0:
         raise ValueError("expected must be positive")
+    from scipy.stats import chi2
+
     low = chi2.ppf(0.025, 2 * observed) / 2 if observed > 0 else 0.0
     high = chi2.ppf(0.975, 2 * observed + 2) / 2
     return observed / expected, float(low) / expected, float(high) / expected

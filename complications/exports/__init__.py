@@ -9,13 +9,21 @@ an exporter or create a job, the Celery task claims and writes a job
 
 - ``selection``: what an export covers (the statistics' own selection);
 - ``tables``: the two tables' columns and row rules, shared by every format;
-- ``csv``, ``sql_csv`` (its PostgreSQL variant), ``xlsx``, ``fhir``, ``fhir_bulk``: the exporters;
+- ``csv``, ``sql_csv`` (its PostgreSQL variant), ``xlsx``, ``fhir``, ``fhir_bulk``, ``import_layout``
+  (the selection in the import layout, for moving a department): the exporters;
 - ``jobs``: the one job service, which runs any exporter.
 
 Importing this package registers every exporter.
 """
 
-from complications.exports import csv, fhir, fhir_bulk, sql_csv, xlsx  # noqa: F401  (they register)
+from complications.exports import (  # noqa: F401  (they register)
+    csv,
+    fhir,
+    fhir_bulk,
+    import_layout,
+    sql_csv,
+    xlsx,
+)
 from complications.exports.base import (
     Exporter,
     exporter_class,
@@ -59,6 +67,3 @@ __all__ = [
     "register",
     "table_csv",
 ]
-
-# The selection in the import layout (complications.imports), for moving a department.
-from complications.exports import import_layout  # noqa: E402, F401  (registers)
