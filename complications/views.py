@@ -207,6 +207,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             ),
             countAxis=str(_("%(unit)s with a complication") % {"unit": UNIT_LABELS[unit]}),
             quarter=str(_("Quarter of the procedure")),
+            year=str(_("Year of the procedure")),
         )
     return render(request, "complications/dashboard.html", context)
 

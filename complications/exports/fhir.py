@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from itertools import islice
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -45,7 +43,15 @@ from django.utils import timezone
 from complications.exports import fhir_terms as t
 from complications.exports.base import Exporter, Tick, register
 from complications.exports.selection import Selection
-from complications.exports.tables import CHUNK, Row, case_row, case_values, complication_rows
+from complications.exports.tables import (
+    CHUNK,
+    Row,
+    batched,
+    case_row,
+    case_values,
+    complication_rows,
+    fractures_of,
+)
 from complications.models import ComplicationEvent, ExportJob, Outcome, Relatedness, Window
 from registry.models import (
     Aetiology,
@@ -67,12 +73,6 @@ Resource = dict[str, Any]
 
 def dumps(resource: Mapping[str, Any]) -> str:
     return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
-
-
-def _batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(iterable)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 def _ext(name: str, **value: Any) -> dict[str, Any]:
@@ -546,15 +546,8 @@ def _encounters(ctx: _Context) -> Iterator[Resource]:
         .iterator(chunk_size=CHUNK)
     )
     links = FollowUp.fractures.through.objects.filter(fracture__in=fractures)
-    for chunk in _batched(contacts, CHUNK):
-        covered: dict[int, list[int]] = defaultdict(list)
-        pairs = (
-            links.filter(followup_id__in=[c["pk"] for c in chunk])
-            .order_by("fracture_id")
-            .values_list("followup_id", "fracture_id")
-        )
-        for contact_id, fracture_id in pairs:
-            covered[contact_id].append(fracture_id)
+    for chunk in batched(contacts, CHUNK):
+        covered = fractures_of(links, "followup_id", [c["pk"] for c in chunk])
         for contact in chunk:
             yield _encounter(contact, covered[contact["pk"]], ctx)
 
@@ -562,7 +555,7 @@ def _encounters(ctx: _Context) -> Iterator[Resource]:
 def _adverse_events(ctx: _Context) -> Iterator[Resource]:
     """The complications table's rows, with what the table leaves out (the
     override reason, outcome facts, who recorded it and when) a query per chunk."""
-    for chunk in _batched(complication_rows(ctx.selection), CHUNK):
+    for chunk in batched(complication_rows(ctx.selection), CHUNK):
         extras = {
             row["pk"]: row
             for row in ComplicationEvent.objects.filter(

@@ -35,7 +35,7 @@ from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import F, OuterRef
+from django.db.models import F, OuterRef, QuerySet
 
 from complications.counting import contact_evidence, highest_grade_of
 from complications.ctcae import severity_for
@@ -60,7 +60,7 @@ def _age(birth: date, on: date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
-def _batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
+def batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
     """Lists of ``size`` items; the previous list is let go before the next is
     read, so two batches are never held at once."""
     iterator = iter(iterable)
@@ -70,6 +70,20 @@ def _batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
             return
         yield batch
         del batch
+
+
+def fractures_of(links: QuerySet[Any], record: str, ids: list[int]) -> dict[int, list[int]]:
+    """The fractures each of the records ``ids`` concerns, in fracture order, from a
+    record-to-fracture link table (``record`` names the link's record column)."""
+    found: dict[int, list[int]] = defaultdict(list)
+    pairs = (
+        links.filter(**{f"{record}__in": ids})
+        .order_by("fracture_id")
+        .values_list(record, "fracture_id")
+    )
+    for record_id, fracture_id in pairs:
+        found[record_id].append(fracture_id)
+    return found
 
 
 # --- the cases table: one row per fracture -------------------------------------------
@@ -262,18 +276,11 @@ def complication_rows(selection: Selection) -> Iterator[Row]:
         .iterator(chunk_size=CHUNK)
     )
     links = selection.links()
-    for chunk in _batched(events, CHUNK):
-        concerned: dict[int, list[int]] = defaultdict(list)
-        pairs = (
-            links.filter(complicationevent_id__in=[raw["pk"] for raw in chunk])
-            .order_by("fracture_id")
-            .values_list("complicationevent_id", "fracture_id")
-        )
-        for event_id, fracture_id in pairs:
-            concerned[event_id].append(fracture_id)
+    for chunk in batched(events, CHUNK):
+        concerned = fractures_of(links, "complicationevent_id", [raw["pk"] for raw in chunk])
         for raw in chunk:
             yield _complication_row(raw, concerned[raw["pk"]], selection)
-        del chunk, concerned  # before ``_batched`` reads the next chunk
+        del chunk, concerned  # before ``batched`` reads the next chunk
 
 
 def _complication_row(raw: Mapping[str, Any], fracture_ids: list[int], selection: Selection) -> Row:

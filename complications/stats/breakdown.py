@@ -1,11 +1,13 @@
-"""What the dashboard's charts draw: per quarter, fracture type, site, and the highest grades."""
+"""What the dashboard's charts draw: per year and quarter, fracture type, site, and the highest
+grades."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, Unpack
 
-from django.db.models.functions import TruncQuarter
+from django.db.models.functions import TruncQuarter, TruncYear
 
 from complications.stats.counts import (
     added,
@@ -26,34 +28,43 @@ def breakdown(  # type: ignore[no-untyped-def]
     unit: Unit = "fracture",
     **filters: Unpack[Selection],
 ) -> dict[str, Any]:
-    """What the dashboard's charts draw: rates per quarter, per fracture type
-    and per site, and the distribution of the units' highest grades.
+    """What the dashboard's charts draw: rates per year and per quarter, per
+    fracture type and per site, and the distribution of the units' highest grades.
 
-    Quarters are those of the procedure's local start date (its department's
-    time zone); for
-    the patient unit a quarter counts the patients treated in it, with the
-    complications and contacts of that quarter's procedures. Rates by
+    Years and quarters are those of the procedure's local start date (its
+    department's time zone); for the patient unit a year or quarter counts the
+    patients treated in it, with the complications and contacts of that period's
+    procedures. Rates by
     fracture type and by site are always per fracture: a procedure treating a
     sacrum and an acetabulum would otherwise belong to two groups at once.
-    Three queries (by type and by site from one grouping: fractures add up);
-    for a selection by department and dates, the whole months from the rollup.
+    One query per kind of period, one for type and site (fractures add up), and
+    the totals; for a selection by department and dates, the whole months come
+    from the rollup (one more query per kind of period).
     """
     units = unit_rows(user, unit, filters)
     split = rollup_split(user, unit, filters)
     totals = unit_totals(units, split, with_grades=True)
-    quarters: dict[str, list[dict[str, Any]]] = {}
     where = units if split is None else split.edges
-    per_quarter = (
-        where.rows.annotate(quarter=TruncQuarter("started_on"))
-        .values("quarter")
-        .annotate(**window_counts(where))
-        .order_by()
-    )
-    for row in per_quarter:
-        quarters.setdefault(_quarter_label(row.pop("quarter")), []).append(row)
-    if split is not None:
-        for row in split.months.values("month").annotate(**month_sums()).order_by():
-            quarters.setdefault(_quarter_label(row.pop("month")), []).append(row)
+
+    Period = list[tuple[str, dict[str, Any]]]
+
+    def per_period(trunc: type[TruncQuarter | TruncYear], label: Callable[[date], str]) -> Period:
+        # A period's units counted once (a patient treated twice in a year is one patient of
+        # that year), so years are grouped in the database, not added up from quarters.
+        periods: dict[str, list[dict[str, Any]]] = {}
+        grouped = (
+            where.rows.annotate(period=trunc("started_on"))
+            .values("period")
+            .annotate(**window_counts(where))
+            .order_by()
+        )
+        for row in grouped:
+            periods.setdefault(label(row.pop("period")), []).append(row)
+        if split is not None:  # whole months of the rollup: fractures and procedures add up
+            for row in split.months.values("month").annotate(**month_sums()).order_by():
+                periods.setdefault(label(row.pop("month")), []).append(row)
+        return [(key, window_rates(added(*rows))) for key, rows in sorted(periods.items())]
+
     fractures = unit_rows(user, "fracture", filters)
     per_pair = list(
         fractures.rows.values("type", "site").annotate(**window_counts(fractures)).order_by()
@@ -69,9 +80,12 @@ def breakdown(  # type: ignore[no-untyped-def]
     per_type, per_site = per("type"), per("site")
     return {
         "unit": unit,
+        "by_year": [
+            {"year": year, "windows": windows} for year, windows in per_period(TruncYear, _year)
+        ],
         "by_quarter": [
-            {"quarter": label, "windows": window_rates(added(*rows))}
-            for label, rows in sorted(quarters.items())
+            {"quarter": quarter, "windows": windows}
+            for quarter, windows in per_period(TruncQuarter, _quarter_label)
         ],
         "by_fracture_type": [
             {"fracture_type": value, "label": str(label), "windows": window_rates(per_type[value])}
@@ -85,6 +99,10 @@ def breakdown(  # type: ignore[no-untyped-def]
         ],
         "grades": highest_grades(totals),
     }
+
+
+def _year(start: datetime | date) -> str:
+    return str(start.year)
 
 
 def _quarter_label(start: datetime | date) -> str:

@@ -125,27 +125,30 @@
       percentOf(rate.ci95[0]) + "–" + percentOf(rate.ci95[1]) + " %), " + rate.events + "/" + rate.at_risk;
   }
 
-  /* Every quarter from the first to the last, so that time runs evenly along
-   * the axis; a quarter without any procedure has no rate (a gap). */
-  function allQuarters(rows) {
-    if (!rows.length) return [];
-    const parse = (label) => label.split("-Q").map(Number);
-    const [lastYear, lastQuarter] = parse(rows[rows.length - 1].quarter);
-    let [year, quarter] = parse(rows[0].quarter);
+  /* Every year (or quarter) from the first to the last, so that time runs evenly along
+   * the axis; a period without any procedure has no rate (a gap). */
+  function allPeriods(labelsIn, byQuarter) {
+    if (!labelsIn.length) return [];
+    const parse = (label) => (byQuarter ? label.split("-Q").map(Number) : [Number(label), 1]);
+    const [lastYear, lastQuarter] = parse(labelsIn[labelsIn.length - 1]);
+    let [year, quarter] = parse(labelsIn[0]);
     const labelsOut = [];
     while (year < lastYear || (year === lastYear && quarter <= lastQuarter)) {
-      labelsOut.push(year + "-Q" + quarter);
-      [year, quarter] = quarter === 4 ? [year + 1, 1] : [year, quarter + 1];
+      labelsOut.push(byQuarter ? year + "-Q" + quarter : String(year));
+      [year, quarter] = !byQuarter || quarter === 4 ? [year + 1, 1] : [year, quarter + 1];
     }
     return labelsOut;
   }
 
-  function quarterData(breakdown) {
-    const quarters = allQuarters(breakdown.by_quarter);
-    const byQuarter = new Map(breakdown.by_quarter.map((row) => [row.quarter, row]));
+  /* The trend by year (by default) or by quarter (on demand: the "period" switch). */
+  function periodData(breakdown, byQuarter) {
+    const rows = byQuarter ? breakdown.by_quarter : breakdown.by_year;
+    const key = byQuarter ? "quarter" : "year";
+    const periods = allPeriods(rows.map((row) => row[key]), byQuarter);
+    const byPeriod = new Map(rows.map((row) => [row[key], row]));
     const datasets = [];
     for (const windowName of WINDOWS) {
-      const rates = quarters.map((q) => (byQuarter.has(q) ? byQuarter.get(q).windows[windowName] : null));
+      const rates = periods.map((p) => (byPeriod.has(p) ? byPeriod.get(p).windows[windowName] : null));
       const value = (pick) => rates.map((r) => (r && r.at_risk ? pick(r) : null));
       // The interval is a band between two invisible lines, the rate a line on top.
       datasets.push(
@@ -157,7 +160,7 @@
           borderColor: COLOURS[windowName], backgroundColor: COLOURS[windowName], fill: false },
       );
     }
-    return { labels: quarters, datasets: datasets };
+    return { labels: periods, datasets: datasets };
   }
 
   function groupData(rows) {
@@ -205,9 +208,22 @@
     charts[id] = new Chart(document.getElementById(id), { type: type, data: data, options: options });
   }
 
+  // By year unless the reader asks for quarters; the last breakdown is redrawn at once.
+  const periodSwitch = document.getElementById("trend-by-quarter");
+  let lastBreakdown = null;
+  if (periodSwitch) {
+    periodSwitch.addEventListener("change", () => lastBreakdown && drawCharts(lastBreakdown));
+  }
+
   function drawCharts(breakdown) {
-    draw("chart-quarters", "line", quarterData(breakdown), Object.assign({}, rateOptions, {
-      scales: { y: percentAxis, x: { title: { display: Boolean(labels.quarter), text: labels.quarter } } },
+    lastBreakdown = breakdown;
+    const byQuarter = Boolean(periodSwitch && periodSwitch.checked);
+    const periodTitle = byQuarter ? labels.quarter : labels.year;
+    if (charts["chart-quarters"]) {
+      charts["chart-quarters"].options.scales.x.title.text = periodTitle;
+    }
+    draw("chart-quarters", "line", periodData(breakdown, byQuarter), Object.assign({}, rateOptions, {
+      scales: { y: percentAxis, x: { title: { display: Boolean(periodTitle), text: periodTitle } } },
     }));
     draw("chart-types", "bar", groupData(breakdown.by_fracture_type), rateOptions);
     draw("chart-sites", "bar", groupData(breakdown.by_site), rateOptions);
