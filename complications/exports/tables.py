@@ -39,6 +39,7 @@ from django.db.models import Exists, F, IntegerField, OuterRef, Subquery
 
 from complications.ctcae import EARLY_PERIOD, severity_for
 from complications.ctcae.pigsf import event_of
+from complications.exports.codebook import CASE_VARIABLES, COMPLICATION_VARIABLES
 from complications.exports.selection import Selection
 from complications.models import ComplicationEvent, ExportJob, Window
 from registry.models import FollowUp
@@ -74,29 +75,8 @@ def _batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 # --- the cases table: one row per fracture -------------------------------------------
 
-CASE_COLUMNS = [
-    "fracture_id",
-    "procedure_id",
-    "patient_id",
-    "registry_id",
-    "department",
-    "sex",
-    "age_at_procedure",
-    "procedure_started_at",
-    "procedure_ended_at",
-    "guidance",
-    "anesthesia",
-    "operator",
-    "fracture_type",
-    "site",
-    "side",
-    "aetiology",
-    "screws",
-    "cement_augmented",
-    "contact_after_end",
-    "contact_beyond_24h",
-    *(f"{w}_{suffix}" for w in WINDOWS for suffix in ("complication", "max_grade")),
-]
+# The columns are the codebook's variables (``codebook``): none without its entry.
+CASE_COLUMNS = [variable.name for variable in CASE_VARIABLES]
 
 _CASE_VALUES = (
     "pk",
@@ -203,34 +183,7 @@ def case_rows(selection: Selection) -> Iterator[Row]:
 
 # --- the complications table: one row per complication --------------------------------
 
-COMPLICATION_COLUMNS = [
-    "complication_id",
-    "procedure_id",
-    "patient_id",
-    "registry_id",
-    "department",
-    "fracture_ids",
-    "term",
-    "term_name",
-    "soc",
-    "specify",
-    "pigsf_event",
-    "onset_at",
-    "onset_date",
-    "during_procedure",
-    "window",
-    "hours_after_end",
-    "facts",
-    "auto_grade",
-    "grade_override",
-    "grade",
-    "severity",
-    "grade_rationale",
-    "outcome",
-    "relatedness",
-    "cirse_grade",
-    "sir_class",
-]
+COMPLICATION_COLUMNS = [variable.name for variable in COMPLICATION_VARIABLES]
 
 _COMPLICATION_VALUES = (
     "pk",
