@@ -219,6 +219,8 @@ class ExportJob(models.Model):
         CSV = "csv", _("CSV")
         XLSX = "xlsx", _("Excel (XLSX)")
         FHIR = "fhir", _("HL7 FHIR R4 (JSON)")
+        STATA = "dta", _("Stata (DTA)")
+        SPSS = "sav", _("SPSS (SAV)")
 
     class Kind(models.TextChoices):
         CASES = "cases", _("Cases (one row per fracture)")
@@ -246,9 +248,17 @@ class ExportJob(models.Model):
         choices=Kind.choices,
         blank=True,
         default="",
-        help_text=_("Which table a CSV export holds; XLSX holds both, FHIR has no kind."),
+        help_text=_(
+            "Which table a CSV, Stata or SPSS export holds; XLSX holds both, FHIR has no kind."
+        ),
     )
     filters = models.JSONField(_("filters"), default=dict, blank=True)
+    options = models.JSONField(
+        _("options"),
+        default=dict,
+        blank=True,
+        help_text=_("The analysis and de-identification options that differ from the defaults."),
+    )
     status = models.CharField(
         _("status"), max_length=8, choices=Status.choices, default=Status.QUEUED
     )
@@ -266,11 +276,12 @@ class ExportJob(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(format__in=["csv", "xlsx", "fhir"]), name="exportjob_format_valid"
+                condition=Q(format__in=["csv", "xlsx", "fhir", "dta", "sav"]),
+                name="exportjob_format_valid",
             ),
             models.CheckConstraint(
-                condition=Q(format="csv", kind__in=["cases", "complications"])
-                | (~Q(format="csv") & Q(kind="")),
+                condition=Q(format__in=["csv", "dta", "sav"], kind__in=["cases", "complications"])
+                | (~Q(format__in=["csv", "dta", "sav"]) & Q(kind="")),
                 name="exportjob_kind_only_for_csv",
             ),
             models.CheckConstraint(

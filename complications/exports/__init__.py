@@ -8,13 +8,17 @@ an exporter or create a job, the Celery task calls ``export_job_run``.
 
 - ``selection``: what an export covers (the statistics' own selection);
 - ``tables``: the two tables' columns and row rules, shared by every format;
-- ``csv``, ``sql_csv`` (its PostgreSQL variant), ``xlsx``, ``fhir``: the exporters;
+- ``codebook``: every exported variable, defined once (the tables' columns are
+  its entries), and the documents generated from it (``codebook_documents``);
+- ``options``: the analysis and de-identification options applied to the rows;
+- ``csv``, ``sql_csv`` (its PostgreSQL variant), ``xlsx``, ``statistical``
+  (Stata, SPSS), ``fhir``: the exporters;
 - ``jobs``: the one job service, which runs any exporter.
 
 Importing this package registers every exporter.
 """
 
-from complications.exports import csv, fhir, sql_csv, xlsx  # noqa: F401  (they register)
+from complications.exports import csv, fhir, sql_csv, statistical, xlsx  # noqa: F401  (they register)
 from complications.exports.base import (
     Exporter,
     exporter_class,
@@ -31,7 +35,7 @@ from complications.exports.jobs import (
     export_job_run,
     export_jobs_requeue,
 )
-from complications.exports.selection import EXPORT_DATA, Selection
+from complications.exports.selection import EXPORT_DATA, ExportOptions, Selection
 from complications.exports.tables import CASE_COLUMNS, CHUNK, COMPLICATION_COLUMNS
 
 __all__ = [
@@ -41,6 +45,7 @@ __all__ = [
     "EXPORT_DATA",
     "MEDDRA",
     "REGISTRY_FHIR",
+    "ExportOptions",
     "Exporter",
     "Selection",
     "export_filename",
