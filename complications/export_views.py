@@ -69,7 +69,9 @@ class ExportStartForm(forms.Form):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             boolean = isinstance(field, forms.BooleanField)
-            field.widget.attrs["class"] = "form-check-input" if boolean else "form-select form-select-sm"
+            field.widget.attrs["class"] = (
+                "form-check-input" if boolean else "form-select form-select-sm"
+            )
 
     def options(self) -> exports.ExportOptions:
         data = self.cleaned_data
@@ -159,7 +161,9 @@ def codebook_redcap(request: HttpRequest) -> HttpResponse:
     _may_export(request)
     from complications.exports.codebook_documents import redcap_csv
 
-    response = HttpResponse(redcap_csv(get_language() or "en"), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(
+        redcap_csv(get_language() or "en"), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = 'attachment; filename="pigsf-codebook-redcap.csv"'
     return response
 

@@ -225,7 +225,7 @@ COMPLICATION_VARIABLES: tuple[Variable, ...] = (
     Variable("term", _("CTCAE term (MedDRA code)"), TEXT),
     Variable("term_name", _("CTCAE term name"), TEXT),
     Variable("soc", _("System organ class"), TEXT),
-    Variable("specify", _("Specification (\"Other, specify\" terms)"), TEXT),
+    Variable("specify", _('Specification ("Other, specify" terms)'), TEXT),
     Variable(
         "pigsf_event",
         _("Screw-fixation event"),
@@ -415,6 +415,8 @@ def entries() -> Iterator[Entry]:
                 yield Entry(table, variable)
                 for fact in FACT_VARIABLES:
                     yield Entry(table, fact, ("flatten_facts",))
+                    if fact.coded:
+                        yield Entry(table, label_variable(fact), ("flatten_facts", "labels"))
                 continue
             yield Entry(table, variable)
             if variable.coded:

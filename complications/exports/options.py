@@ -63,9 +63,12 @@ __all__ = ["DATES", "DIALECTS", "OPERATORS", "ExportOptions", "export_columns", 
 
 
 def _secret() -> bytes:
-    secret = getattr(settings, "EXPORT_PSEUDONYM_SECRET", "") or hmac.new(
-        settings.SECRET_KEY.encode(), b"pigsf-export-pseudonyms", hashlib.sha256
-    ).hexdigest()
+    secret = (
+        getattr(settings, "EXPORT_PSEUDONYM_SECRET", "")
+        or hmac.new(
+            settings.SECRET_KEY.encode(), b"pigsf-export-pseudonyms", hashlib.sha256
+        ).hexdigest()
+    )
     return secret.encode()
 
 
@@ -133,9 +136,7 @@ def export_rows(kind: str, selection: Selection) -> Iterator[Row]:
         return
     dated = _dated(kind)
     with override(options.language or settings.LANGUAGE_CODE):
-        labelled = {
-            name: _labels(_by_name(kind)[name]) for name in _coded(kind) if options.labels
-        }
+        labelled = {name: _labels(_by_name(kind)[name]) for name in _coded(kind) if options.labels}
         fact_labels = {v.name: _labels(v) for v in FACT_VARIABLES if v.coded and options.labels}
     for row in rows:
         if options.dates == "shifted":

@@ -109,7 +109,9 @@ class StatisticalExporter(Exporter):
                     value_labels[column] = {int(code): str(label) for code, label in codes}
                     encoders[column] = {code: code for code, _label in codes}
                 else:
-                    value_labels[column] = {i: str(label) for i, (_code, label) in enumerate(codes, 1)}
+                    value_labels[column] = {
+                        i: str(label) for i, (_code, label) in enumerate(codes, 1)
+                    }
                     encoders[column] = {code: i for i, (code, _label) in enumerate(codes, 1)}
         return value_labels, encoders
 
