@@ -39,7 +39,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -87,6 +87,15 @@ def operator_pseudonym(department: str, operator: str) -> str:
     """OP- and 8 characters, the same for one operator of one department in every export."""
     digest = _digest(f"operator:{department}:{operator.strip().casefold()}")
     return "OP-" + digest.hex()[:8].upper()
+
+
+def _shift(value: date, offset: timedelta) -> date:
+    """A date moved by ``offset``; a datetime moved in UTC, then shown in its own zone
+    again, so that the elapsed time between two of them is kept exactly (a shift
+    across a daylight saving change moves the wall clock by an hour instead)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return (value.astimezone(UTC) + offset).astimezone(value.tzinfo)
+    return value + offset
 
 
 @cache
@@ -143,7 +152,7 @@ def export_rows(kind: str, selection: Selection) -> Iterator[Row]:
             offset = date_offset(row["patient_id"])
             for name in dated:
                 if row.get(name) is not None:
-                    row[name] = row[name] + offset
+                    row[name] = _shift(row[name], offset)
         elif options.dates == "year":
             for name in dated:
                 value = row.get(name)
