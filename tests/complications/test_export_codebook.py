@@ -144,7 +144,7 @@ def test_the_labels_exist_in_french():
 
     with override("fr"):
         assert str(codebook.variable("cases", "age_at_procedure").label) == "Âge à l'intervention"
-        assert str(codebook.variable("complications", "window").label) == "Fenêtre"
+        assert str(codebook.variable("complications", "window").label) == "Période"
 
 
 def test_the_redcap_dictionary_has_redcap_columns_and_every_column_once():
