@@ -63,7 +63,7 @@ class StatisticalExporter(Exporter):
         return TABLES[self.kind].count(self.selection)
 
     def write(self, path: Path, *, tick: Tick | None = None) -> None:
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped]
         import pyreadstat
 
         options = self.selection.options

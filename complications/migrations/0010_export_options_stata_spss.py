@@ -5,43 +5,82 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('complications', '0009_complication_death_is_grade_5'),
-        ('registry', '0007_procedure_started_on_followup_all_fractures'),
+        ("complications", "0009_complication_death_is_grade_5"),
+        ("registry", "0007_procedure_started_on_followup_all_fractures"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='exportjob',
-            name='exportjob_format_valid',
+            model_name="exportjob",
+            name="exportjob_format_valid",
         ),
         migrations.RemoveConstraint(
-            model_name='exportjob',
-            name='exportjob_kind_only_for_csv',
+            model_name="exportjob",
+            name="exportjob_kind_only_for_csv",
         ),
         migrations.AddField(
-            model_name='exportjob',
-            name='options',
-            field=models.JSONField(blank=True, default=dict, help_text='The analysis and de-identification options that differ from the defaults.', verbose_name='options'),
+            model_name="exportjob",
+            name="options",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="The analysis and de-identification options that differ from the defaults.",
+                verbose_name="options",
+            ),
         ),
         migrations.AlterField(
-            model_name='exportjob',
-            name='format',
-            field=models.CharField(choices=[('csv', 'CSV'), ('xlsx', 'Excel (XLSX)'), ('fhir', 'HL7 FHIR R4 (JSON)'), ('dta', 'Stata (DTA)'), ('sav', 'SPSS (SAV)')], max_length=8, verbose_name='format'),
+            model_name="exportjob",
+            name="format",
+            field=models.CharField(
+                choices=[
+                    ("csv", "CSV"),
+                    ("xlsx", "Excel (XLSX)"),
+                    ("fhir", "HL7 FHIR R4 (JSON)"),
+                    ("dta", "Stata (DTA)"),
+                    ("sav", "SPSS (SAV)"),
+                ],
+                max_length=8,
+                verbose_name="format",
+            ),
         ),
         migrations.AlterField(
-            model_name='exportjob',
-            name='kind',
-            field=models.CharField(blank=True, choices=[('cases', 'Cases (one row per fracture)'), ('complications', 'Complications (one row per event)')], default='', help_text='Which table a CSV, Stata or SPSS export holds; XLSX holds both, FHIR has no kind.', max_length=16, verbose_name='kind'),
+            model_name="exportjob",
+            name="kind",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("cases", "Cases (one row per fracture)"),
+                    ("complications", "Complications (one row per event)"),
+                ],
+                default="",
+                help_text="Which table a CSV, Stata or SPSS export holds; XLSX holds both, FHIR has no kind.",
+                max_length=16,
+                verbose_name="kind",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='exportjob',
-            constraint=models.CheckConstraint(condition=models.Q(('format__in', ['csv', 'xlsx', 'fhir', 'dta', 'sav'])), name='exportjob_format_valid'),
+            model_name="exportjob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("format__in", ["csv", "xlsx", "fhir", "dta", "sav"])),
+                name="exportjob_format_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='exportjob',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('format__in', ['csv', 'dta', 'sav']), ('kind__in', ['cases', 'complications'])), models.Q(models.Q(('format__in', ['csv', 'dta', 'sav']), _negated=True), ('kind', '')), _connector='OR'), name='exportjob_kind_only_for_csv'),
+            model_name="exportjob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("format__in", ["csv", "dta", "sav"]),
+                        ("kind__in", ["cases", "complications"]),
+                    ),
+                    models.Q(
+                        models.Q(("format__in", ["csv", "dta", "sav"]), _negated=True), ("kind", "")
+                    ),
+                    _connector="OR",
+                ),
+                name="exportjob_kind_only_for_csv",
+            ),
         ),
     ]
