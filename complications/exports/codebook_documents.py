@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,7 @@ def codebook_pdf() -> bytes:
     """The codebook as a PDF (fpdf2), labels in English and French."""
     from fpdf import FPDF
 
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # it logs every subset table
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     regular, bold = _FONTS / "DejaVuSans.ttf", _FONTS / "DejaVuSans-Bold.ttf"
