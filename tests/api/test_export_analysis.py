@@ -256,3 +256,21 @@ def test_the_page_starts_a_job_with_options(registry, head, client):
     )
     job = ExportJob.objects.get(owner=head)
     assert job.options["operators"] == "pseudonyms" and job.options["dialect"] == "excel_eu"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("format", ["dta", "sav"])
+@pytest.mark.parametrize("dates", ["shifted", "year"])
+def test_stata_and_spss_take_the_deidentified_complications(
+    registry, head, tmp_path, format, dates
+):
+    path = tmp_path / f"complications.{format}"
+    options = exports.ExportOptions(dates=dates, flatten_facts=True, labels=True)
+    selection = exports.Selection.for_user(head, {}, options=options)
+    exports.exporter_for(format, selection, kind="complications").write(path)
+    reader = pyreadstat.read_dta if format == "dta" else pyreadstat.read_sav
+    frame, meta = reader(str(path))
+    assert len(frame) == 2 and "facts" not in frame.columns
+    assert meta.variable_value_labels["fact_symptoms"]  # a flattened scale keeps its labels
+    if dates == "year":
+        assert set(frame["onset_date"].dropna()) == {2020}

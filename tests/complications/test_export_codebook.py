@@ -29,7 +29,8 @@ ALL_ON = exports.ExportOptions(
     dialect="excel_eu",
     real_dates=True,
 )
-OPTIONS = [exports.ExportOptions(), ALL_ON, exports.ExportOptions(labels=True)]
+YEARS = exports.ExportOptions(dates="year", flatten_facts=True, operators="pseudonyms")
+OPTIONS = [exports.ExportOptions(), ALL_ON, YEARS]
 
 
 def documented(kind: str) -> set[str]:
@@ -72,7 +73,7 @@ def test_the_tables_columns_are_the_codebook_variables():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("options", OPTIONS, ids=["default", "all", "labels"])
+@pytest.mark.parametrize("options", OPTIONS, ids=["default", "all", "years"])
 @pytest.mark.parametrize("kind", ["cases", "complications"])
 def test_every_csv_column_has_an_entry(registry, identifiers_head, kind, options):
     selection = exports.Selection.for_user(identifiers_head, {}, options=options)
@@ -84,7 +85,7 @@ def test_every_csv_column_has_an_entry(registry, identifiers_head, kind, options
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("options", OPTIONS, ids=["default", "all", "labels"])
+@pytest.mark.parametrize("options", OPTIONS, ids=["default", "all", "years"])
 def test_every_xlsx_column_has_an_entry(registry, identifiers_head, options, tmp_path):
     path = tmp_path / "export.xlsx"
     exports.exporter_for(
@@ -98,7 +99,7 @@ def test_every_xlsx_column_has_an_entry(registry, identifiers_head, options, tmp
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("format", ["dta", "sav"])
-@pytest.mark.parametrize("options", OPTIONS, ids=["default", "all", "labels"])
+@pytest.mark.parametrize("options", OPTIONS, ids=["default", "all", "years"])
 @pytest.mark.parametrize("kind", ["cases", "complications"])
 def test_every_stata_and_spss_column_has_an_entry(
     registry, identifiers_head, format, kind, options, tmp_path
