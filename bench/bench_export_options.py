@@ -10,52 +10,63 @@ One export per interpreter (``ru_maxrss`` is the process's peak): a job's file p
 (the Python path, as a background job writes it), rows per second and peak memory.
 """
 
-import os
+from __future__ import annotations
+
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry.settings")
-import django
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import setup_django  # noqa: E402
 
-django.setup()
-from django.contrib.auth import get_user_model
-from complications import exports
 
-user = get_user_model().objects.filter(is_superuser=True).first()
-ALL = exports.ExportOptions(
-    labels=True,
-    flatten_facts=True,
-    dates="shifted",
-    operators="pseudonyms",
-    dialect="excel_eu",
-    real_dates=True,
-)
-cases = [
-    ("csv", "cases", exports.ExportOptions()),
-    ("csv", "cases", ALL),
-    ("csv", "complications", exports.ExportOptions()),
-    ("csv", "complications", ALL),
-    ("xlsx", "", exports.ExportOptions()),
-    ("xlsx", "", ALL),
-    ("dta", "cases", ALL),
-    ("sav", "complications", ALL),
-]
-only = sys.argv[1:]
-for i, (fmt, kind, opt) in enumerate(cases):
-    if only and str(i) not in only:
-        continue
-    sel = exports.Selection.for_user(user, {}, options=opt)
-    ex = exports.exporter_class(fmt)(sel, kind=kind)
-    path = Path(tempfile.mkdtemp()) / f"x.{ex.extension}"
-    t = time.perf_counter()
-    ex.write(path)
-    dt = time.perf_counter() - t
-    n = ex.count()
-    print(
-        f"{fmt:5} {kind or 'both':13} {'all options' if opt != exports.ExportOptions() else 'default':11} rows={n:6} {dt:6.2f} s {n / dt:8.0f} rows/s size={path.stat().st_size / 1e6:.1f} MB maxrss={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
-        flush=True,
+def main(argv: list[str]) -> None:
+    setup_django()
+    from django.contrib.auth import get_user_model
+
+    from complications import exports
+
+    user = get_user_model().objects.filter(is_superuser=True).first()
+    default = exports.ExportOptions()
+    every = exports.ExportOptions(
+        labels=True,
+        flatten_facts=True,
+        dates="shifted",
+        operators="pseudonyms",
+        dialect="excel_eu",
+        real_dates=True,
     )
+    cases = [
+        ("csv", "cases", default),
+        ("csv", "cases", every),
+        ("csv", "complications", default),
+        ("csv", "complications", every),
+        ("xlsx", "", default),
+        ("xlsx", "", every),
+        ("dta", "cases", every),
+        ("sav", "complications", every),
+    ]
+    for i, (format, kind, options) in enumerate(cases):
+        if argv and str(i) not in argv:
+            continue
+        selection = exports.Selection.for_user(user, {}, options=options)
+        exporter = exports.exporter_class(format)(selection, kind=kind)
+        path = Path(tempfile.mkdtemp()) / f"export.{exporter.extension}"
+        started = time.perf_counter()
+        exporter.write(path)
+        seconds = time.perf_counter() - started
+        rows = exporter.count()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        name = "all options" if options != default else "default"
+        print(
+            f"{format:5} {kind or 'both':13} {name:11} rows={rows:6} {seconds:6.2f} s "
+            f"{rows / seconds:8.0f} rows/s size={path.stat().st_size / 1e6:.1f} MB "
+            f"maxrss={peak:.0f} MB",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
