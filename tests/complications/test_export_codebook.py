@@ -63,6 +63,16 @@ def _csv_header(text: str) -> list[str]:
     return next(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter))
 
 
+# The formats whose columns the tests below compare with the codebook; FHIR is a Bundle of
+# resources, not a table. A new tabular format must join COVERED (and the tests below).
+COVERED = {"csv", "xlsx", "dta", "sav"}
+NOT_TABULAR = {"fhir"}
+
+
+def test_every_registered_format_is_compared_with_the_codebook():
+    assert set(exports.formats()) - NOT_TABULAR == COVERED
+
+
 def test_a_column_without_an_entry_is_caught():
     assert undocumented("cases", ["fracture_id", "invented_column"]) == ["invented_column"]
 
