@@ -76,12 +76,12 @@ class ExportStartForm(forms.Form):
     def options(self) -> exports.ExportOptions:
         data = self.cleaned_data
         return exports.ExportOptions(
-            labels=data["labels"],
-            flatten_facts=data["flatten_facts"],
-            dates=data["dates"] or "exact",
-            operators=data["operators"] or "names",
-            dialect=data["dialect"] or "standard",
-            real_dates=data["real_dates"],
+            labels=data.get("labels", False),
+            flatten_facts=data.get("flatten_facts", False),
+            dates=data.get("dates") or "exact",
+            operators=data.get("operators") or "names",
+            dialect=data.get("dialect") or "standard",
+            real_dates=data.get("real_dates", False),
             language=get_language() or "",
         )
 
@@ -90,6 +90,14 @@ class ExportStartForm(forms.Form):
         format = cleaned.get("format")
         if format is None or not exports.exporter_class(format).kinds:
             cleaned["kind"] = ""
+        if (
+            format is not None
+            and not exports.exporter_class(format).takes_options
+            and not self.options().is_default()
+        ):
+            raise forms.ValidationError(
+                _("The analysis options apply to the tables (CSV, XLSX, Stata, SPSS) only.")
+            )
         return cleaned
 
 

@@ -64,6 +64,9 @@ class ExportView(APIView):
     content_negotiation_class = JsonErrors
 
 
+OPTIONS_REFUSED = _("The analysis options apply to the tables (CSV, XLSX, Stata, SPSS) only.")
+
+
 class ExportOptionsSerializer(serializers.Serializer):
     """The analysis and de-identification options of the tables (all off by default;
     ``complications.exports.options``)."""
@@ -275,6 +278,9 @@ class ExportJobSerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("kind") and not exports.exporter_class(attrs["format"]).kinds:
             raise serializers.ValidationError({"kind": [_("Only a CSV export has a kind.")]})
+        options = exports.ExportOptions(**(attrs.get("options") or {}))
+        if not options.is_default() and not exports.exporter_class(attrs["format"]).takes_options:
+            raise serializers.ValidationError({"options": [OPTIONS_REFUSED]})
         return attrs
 
     def create(self, validated_data: dict[str, Any]) -> ExportJob:

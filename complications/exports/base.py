@@ -40,6 +40,7 @@ class Exporter:
     default_kind: ClassVar[str] = ""
     name: ClassVar[str] = ""  # in file names, for a format without kinds
     vendor: ClassVar[str | None] = None  # a variant for this database vendor only
+    takes_options: ClassVar[bool] = False  # writes the tables under ``ExportOptions``
 
     def __init__(self, selection: Selection, *, kind: str = "") -> None:
         self.selection = selection

@@ -87,6 +87,7 @@ class CsvExporter(Exporter):
     content_type = "text/csv; charset=utf-8"
     kinds = tuple(TABLES)
     default_kind = ExportJob.Kind.COMPLICATIONS
+    takes_options = True
 
     def count(self) -> int:
         return TABLES[self.kind].count(self.selection)

@@ -58,6 +58,7 @@ class StatisticalExporter(Exporter):
     kinds = tuple(TABLES)
     default_kind = ExportJob.Kind.COMPLICATIONS
     writer: ClassVar[str]
+    takes_options = True
 
     def count(self) -> int:
         return TABLES[self.kind].count(self.selection)

@@ -37,6 +37,7 @@ class XlsxExporter(Exporter):
     extension = "xlsx"
     content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     name = "cases-and-complications"
+    takes_options = True
 
     def count(self) -> int:
         return sum(table.count(self.selection) for table in TABLES.values())

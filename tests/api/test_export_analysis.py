@@ -248,6 +248,20 @@ def test_a_job_keeps_its_options_and_writes_a_stata_file(
 
 
 @pytest.mark.django_db
+def test_a_fhir_job_refuses_the_table_options(head, client):
+    response = api_client_for(head).post(
+        "/api/v1/exports/", {"format": "fhir", "options": {"dates": "shifted"}}, format="json"
+    )
+    assert response.status_code == 400 and "options" in response.json()
+    client.force_login(head)
+    page = client.post("/exports/", {"format": "fhir", "operators": "pseudonyms"})
+    assert b"apply to the tables" in page.content
+    assert not ExportJob.objects.exists()
+    client.post("/exports/", {"format": "fhir"})
+    assert ExportJob.objects.get().format == "fhir"  # without options it starts
+
+
+@pytest.mark.django_db
 def test_the_page_starts_a_job_with_options(registry, head, client):
     client.force_login(head)
     client.post(
