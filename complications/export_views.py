@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
@@ -40,17 +41,69 @@ class ExportStartForm(forms.Form):
         required=False,
         help_text=_("An XLSX export holds both tables; a FHIR export holds every resource."),
     )
+    # The analysis and de-identification options (complications.exports.options).
+    labels = forms.BooleanField(label=_("Labels beside codes"), required=False)
+    flatten_facts = forms.BooleanField(label=_("Facts in columns"), required=False)
+    dates = forms.ChoiceField(
+        label=_("Dates"),
+        required=False,
+        initial="exact",
+        choices=[
+            ("exact", _("Exact")),
+            ("shifted", _("Shifted per patient (intervals kept)")),
+            ("year", _("Year only")),
+        ],
+    )
+    operators = forms.ChoiceField(
+        label=_("Operators"),
+        required=False,
+        initial="names",
+        choices=[("names", _("Names")), ("pseudonyms", _("Pseudonyms"))],
+    )
+    dialect = forms.ChoiceField(
+        label=_("CSV dialect"),
+        required=False,
+        initial="standard",
+        choices=[
+            ("standard", _("Standard (comma)")),
+            ("excel_eu", _("European Excel (semicolon, BOM, decimal comma)")),
+        ],
+    )
+    real_dates = forms.BooleanField(label=_("Real dates in XLSX"), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            field.widget.attrs["class"] = "form-select form-select-sm"
+            boolean = isinstance(field, forms.BooleanField)
+            field.widget.attrs["class"] = (
+                "form-check-input" if boolean else "form-select form-select-sm"
+            )
+
+    def options(self) -> exports.ExportOptions:
+        data = self.cleaned_data
+        return exports.ExportOptions(
+            labels=data.get("labels", False),
+            flatten_facts=data.get("flatten_facts", False),
+            dates=data.get("dates") or "exact",
+            operators=data.get("operators") or "names",
+            dialect=data.get("dialect") or "standard",
+            real_dates=data.get("real_dates", False),
+            language=get_language() or "",
+        )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         format = cleaned.get("format")
         if format is None or not exports.exporter_class(format).kinds:
             cleaned["kind"] = ""
+        if (
+            format is not None
+            and not exports.exporter_class(format).takes_options
+            and not self.options().is_default()
+        ):
+            raise forms.ValidationError(
+                _("The analysis options apply to the tables (CSV, XLSX, Stata, SPSS) only.")
+            )
         return cleaned
 
 
@@ -82,6 +135,7 @@ def exports_page(request: HttpRequest) -> HttpResponse:
                 format=start_form.cleaned_data["format"],
                 kind=start_form.cleaned_data["kind"],
                 filters=filter_form.filters(),
+                options=start_form.options(),
             )
         except ValidationError as exc:  # a format this user may not export
             start_form.add_error("format", exc.message_dict.get("format", exc.messages))
@@ -106,3 +160,42 @@ def exports_page(request: HttpRequest) -> HttpResponse:
         },
     }
     return render(request, "complications/exports.html", context)
+
+
+# --- the codebook: every exported column, for the users who may export ---------------
+
+
+def _may_export(request: HttpRequest) -> None:
+    if not request.user.has_perm(exports.EXPORT_DATA):
+        raise PermissionDenied
+
+
+@require_http_methods(["GET"])
+def codebook_page(request: HttpRequest) -> HttpResponse:
+    _may_export(request)
+    from complications.exports.codebook_documents import described
+
+    return render(request, "complications/codebook.html", {"variables": described()})
+
+
+@require_http_methods(["GET"])
+def codebook_redcap(request: HttpRequest) -> HttpResponse:
+    """The REDCap data dictionary, labels in the user's language."""
+    _may_export(request)
+    from complications.exports.codebook_documents import redcap_csv
+
+    response = HttpResponse(
+        redcap_csv(get_language() or "en"), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="pigsf-codebook-redcap.csv"'
+    return response
+
+
+@require_http_methods(["GET"])
+def codebook_pdf(request: HttpRequest) -> HttpResponse:
+    _may_export(request)
+    from complications.exports.codebook_documents import codebook_pdf as pdf
+
+    response = HttpResponse(pdf(), content_type="application/pdf")
+    response["Content-Disposition"] = 'attachment; filename="pigsf-codebook.pdf"'
+    return response

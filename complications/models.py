@@ -280,6 +280,8 @@ class ExportJob(models.Model):
         FHIR = "fhir", _("HL7 FHIR R4 (JSON)")
         NDJSON = "ndjson", _("HL7 FHIR R4 Bulk Data (NDJSON)")
         IMPORT = "import", _("Import layout (XLSX, with registry ids)")
+        STATA = "dta", _("Stata (DTA)")
+        SPSS = "sav", _("SPSS (SAV)")
 
     class Kind(models.TextChoices):
         CASES = "cases", _("Cases (one row per fracture)")
@@ -307,9 +309,17 @@ class ExportJob(models.Model):
         choices=Kind.choices,
         blank=True,
         default="",
-        help_text=_("Which table a CSV export holds; XLSX holds both, FHIR has no kind."),
+        help_text=_(
+            "Which table a CSV, Stata or SPSS export holds; XLSX holds both, FHIR has no kind."
+        ),
     )
     filters = models.JSONField(_("filters"), default=dict, blank=True)
+    options = models.JSONField(
+        _("options"),
+        default=dict,
+        blank=True,
+        help_text=_("The analysis and de-identification options that differ from the defaults."),
+    )
     status = models.CharField(
         _("status"), max_length=8, choices=Status.choices, default=Status.QUEUED
     )
@@ -338,12 +348,12 @@ class ExportJob(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(format__in=["csv", "xlsx", "fhir", "ndjson", "import"]),
+                condition=Q(format__in=["csv", "xlsx", "fhir", "ndjson", "import", "dta", "sav"]),
                 name="exportjob_format_valid",
             ),
             models.CheckConstraint(
-                condition=Q(format="csv", kind__in=["cases", "complications"])
-                | (~Q(format="csv") & Q(kind="")),
+                condition=Q(format__in=["csv", "dta", "sav"], kind__in=["cases", "complications"])
+                | (~Q(format__in=["csv", "dta", "sav"]) & Q(kind="")),
                 name="exportjob_kind_only_for_csv",
             ),
             models.CheckConstraint(

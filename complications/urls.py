@@ -30,6 +30,11 @@ urlpatterns += [
 
 urlpatterns += [
     path("exports/", export_views.exports_page, name="exports"),
+    path("exports/codebook/", export_views.codebook_page, name="export-codebook"),
+    path(
+        "exports/codebook/redcap.csv", export_views.codebook_redcap, name="export-codebook-redcap"
+    ),
+    path("exports/codebook.pdf", export_views.codebook_pdf, name="export-codebook-pdf"),
 ]
 
 urlpatterns += [

@@ -27,6 +27,9 @@ if not DEBUG and SECRET_KEY.startswith("insecure"):
     raise ImproperlyConfigured("Set SECRET_KEY for production (DEBUG=false).")
 # Keyed hash for local hospital numbers (duplicate detection without storing them).
 IDENTIFIER_HASH_KEY = env_str("IDENTIFIER_HASH_KEY", SECRET_KEY)
+# Key of the exports' per-patient date shifts and operator pseudonyms (complications.exports.options);
+# empty: derived from SECRET_KEY. Changing it changes every shift and pseudonym.
+EXPORT_PSEUDONYM_SECRET = env_str("EXPORT_PSEUDONYM_SECRET", "")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -68,8 +69,59 @@ class ExportView(APIView):
     content_negotiation_class = JsonErrors
 
 
-def _selection(request: Request) -> exports.Selection:
-    return exports.Selection.for_user(request.user, query_filters(request))
+OPTIONS_REFUSED = _("The analysis options apply to the tables (CSV, XLSX, Stata, SPSS) only.")
+
+
+class ExportOptionsSerializer(serializers.Serializer):
+    """The analysis and de-identification options of the tables (all off by default;
+    ``complications.exports.options``)."""
+
+    labels = serializers.BooleanField(
+        required=False, default=False, help_text=_("Add a <column>_label column beside each code.")
+    )
+    flatten_facts = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_("One fact_<name> column per recorded fact instead of the facts JSON."),
+    )
+    dates = serializers.ChoiceField(
+        choices=exports.options.DATES,
+        required=False,
+        default="exact",
+        help_text=_(
+            "exact; shifted (each patient's dates moved by a secret offset, intervals kept); "
+            "year (the year only). Shifted and year drop the registry id."
+        ),
+    )
+    operators = serializers.ChoiceField(
+        choices=exports.options.OPERATORS,
+        required=False,
+        default="names",
+        help_text=_("names, or pseudonyms (OP-xxxxxxxx, stable); pseudonyms drop the registry id."),
+    )
+    dialect = serializers.ChoiceField(
+        choices=exports.options.DIALECTS,
+        required=False,
+        default="standard",
+        help_text=_("CSV: standard, or excel_eu (semicolons, UTF-8 with BOM, decimal commas)."),
+    )
+    real_dates = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_("XLSX: dates and datetimes as typed cells in local time."),
+    )
+
+    def to_options(self, language: str) -> exports.ExportOptions:
+        return exports.ExportOptions(**self.validated_data, language=language)
+
+
+def _selection(request: Request, *, with_options: bool = False) -> exports.Selection:
+    options = None
+    if with_options:
+        chosen = ExportOptionsSerializer(data=request.query_params)
+        chosen.is_valid(raise_exception=True)
+        options = chosen.to_options(get_language() or "")
+    return exports.Selection.for_user(request.user, query_filters(request), options=options)
 
 
 def _attachment(response: StreamingHttpResponse, filename: str) -> StreamingHttpResponse:
@@ -91,15 +143,18 @@ class _StreamView(ExportView):
 
     format: str
     kind = ""
+    with_options = False  # the tables' analysis options
 
     def get(self, request: Request) -> StreamingHttpResponse:
-        exporter = exports.exporter_for(self.format, _selection(request), kind=self.kind)
+        selection = _selection(request, with_options=self.with_options)
+        exporter = exports.exporter_for(self.format, selection, kind=self.kind)
         response = StreamingHttpResponse(exporter.stream(), content_type=exporter.content_type)
         return _attachment(response, exporter.stream_name())
 
 
 class _TableCsvView(_StreamView):
     format = ExportJob.Format.CSV
+    with_options = True
 
 
 def _table_schema(kind: str, summary: str, columns: list[str]) -> Any:
@@ -113,9 +168,11 @@ def _table_schema(kind: str, summary: str, columns: list[str]) -> Any:
                 "registry.export_identifiers. Booleans are `true`/`false`, lists are joined by "
                 "`;`, datetimes are ISO 8601 with the department's offset. Columns: "
                 + ", ".join(f"`{c}`" for c in columns)
-                + "."
+                + ". The options (all off by default) add label columns, flatten the facts, "
+                "shift or truncate dates, pseudonymise operators or write the European Excel "
+                "dialect; every column is described in the codebook (/exports/codebook/)."
             ),
-            parameters=[CohortQuerySerializer],
+            parameters=[CohortQuerySerializer, ExportOptionsSerializer],
             responses={(200, "text/csv"): OpenApiTypes.STR, **_ERRORS},
             tags=["exports"],
         )
@@ -206,6 +263,7 @@ class ExportJobSerializer(serializers.ModelSerializer):
         allow_blank=True,
         help_text=_("CSV only: which table (default complications). XLSX holds both."),
     )
+    options = ExportOptionsSerializer(required=False, default=dict)
 
     class Meta:
         model = ExportJob
@@ -215,6 +273,7 @@ class ExportJobSerializer(serializers.ModelSerializer):
             "format",
             "kind",
             "filters",
+            "options",
             "status",
             "progress",
             "error",
@@ -244,6 +303,9 @@ class ExportJobSerializer(serializers.ModelSerializer):
             refuse_unless_allowed(attrs["format"], self.context["request"].user)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
+        options = exports.ExportOptions(**(attrs.get("options") or {}))
+        if not options.is_default() and not exports.exporter_class(attrs["format"]).takes_options:
+            raise serializers.ValidationError({"options": [OPTIONS_REFUSED]})
         return attrs
 
     def create(self, validated_data: dict[str, Any]) -> ExportJob:
@@ -252,6 +314,9 @@ class ExportJobSerializer(serializers.ModelSerializer):
             format=validated_data["format"],
             kind=validated_data.get("kind") or "",
             filters=validated_data.get("filters") or {},
+            options=exports.ExportOptions(
+                **(validated_data.get("options") or {}), language=get_language() or ""
+            ),
         )
 
 

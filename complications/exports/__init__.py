@@ -9,8 +9,12 @@ an exporter or create a job, the Celery task claims and writes a job
 
 - ``selection``: what an export covers (the statistics' own selection);
 - ``tables``: the two tables' columns and row rules, shared by every format;
-- ``csv``, ``sql_csv`` (its PostgreSQL variant), ``xlsx``, ``fhir``, ``fhir_bulk``, ``import_layout``
-  (the selection in the import layout, for moving a department): the exporters;
+- ``codebook``: every exported variable, defined once (the tables' columns are
+  its entries), and the documents generated from it (``codebook_documents``);
+- ``options``: the analysis and de-identification options applied to the rows;
+- ``csv``, ``sql_csv`` (its PostgreSQL variant), ``xlsx``, ``statistical``
+  (Stata, SPSS), ``fhir``, ``fhir_bulk``, ``import_layout`` (the selection in the
+  import layout, for moving a department): the exporters;
 - ``jobs``: the one job service, which runs any exporter.
 
 Importing this package registers every exporter.
@@ -22,6 +26,7 @@ from complications.exports import (  # noqa: F401  (they register)
     fhir_bulk,
     import_layout,
     sql_csv,
+    statistical,
     xlsx,
 )
 from complications.exports.base import (
@@ -42,7 +47,7 @@ from complications.exports.jobs import (
     export_job_write,
     export_jobs_sweep,
 )
-from complications.exports.selection import EXPORT_DATA, Selection
+from complications.exports.selection import EXPORT_DATA, ExportOptions, Selection
 from complications.exports.tables import CASE_COLUMNS, CHUNK, COMPLICATION_COLUMNS
 
 __all__ = [
@@ -52,6 +57,7 @@ __all__ = [
     "EXPORT_DATA",
     "MEDDRA",
     "REGISTRY_FHIR",
+    "ExportOptions",
     "Exporter",
     "Selection",
     "export_filename",

@@ -41,6 +41,7 @@ class Exporter:
     name: ClassVar[str] = ""  # in file names, for a format without kinds
     vendor: ClassVar[str | None] = None  # a variant for this database vendor only
     needs_identifiers: ClassVar[bool] = False  # it carries registry ids
+    takes_options: ClassVar[bool] = False  # writes the tables under ``ExportOptions``
 
     def __init__(self, selection: Selection, *, kind: str = "") -> None:
         self.selection = selection

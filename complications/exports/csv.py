@@ -5,6 +5,10 @@ Text cells that a spreadsheet would take for a formula (beginning with "=",
 (``registry.spreadsheets``, the one rule); numbers, negative ones included,
 stay numbers. Booleans are ``true``/``false``, an empty cell is an empty
 string.
+
+The ``excel_eu`` dialect (an export option) is what Excel reads in a locale
+whose decimal separator is a comma: ``;`` between cells, decimal commas, and
+a UTF-8 byte order mark first (without it Excel reads the file as ANSI).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from complications.exports.base import Exporter, Tick, register
+from complications.exports.options import export_columns, export_rows
 from complications.exports.selection import Selection
 from complications.exports.tables import TABLES, Cell, Row, cell_text
 from complications.models import ExportJob
@@ -25,6 +30,16 @@ def csv_cell(value: Any) -> Cell:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else spreadsheets.csv_text(value)
+
+
+def csv_cell_eu(value: Any) -> Cell:
+    """``csv_cell``, with a decimal comma in numbers that are not whole."""
+    if isinstance(value, float):
+        return repr(value).replace(".", ",")
+    return csv_cell(value)
+
+
+BOM = "\ufeff"
 
 
 class Line:
@@ -39,14 +54,21 @@ def header(columns: list[str]) -> str:
 
 
 def csv_chunks(
-    columns: list[str], rows: Iterable[Row], *, tick: Tick | None = None, flush_at: int = 64 * 1024
+    columns: list[str],
+    rows: Iterable[Row],
+    *,
+    tick: Tick | None = None,
+    flush_at: int = 64 * 1024,
+    dialect: str = "standard",
 ) -> Iterator[str]:
     """The header, then the rows, as strings of about ``flush_at`` characters."""
-    writer = csv.writer(Line())
-    buffer = [writer.writerow(columns)]
+    european = dialect == "excel_eu"
+    writer = csv.writer(Line(), delimiter=";" if european else ",")
+    cell = csv_cell_eu if european else csv_cell
+    buffer = [(BOM if european else "") + writer.writerow(columns)]
     size = len(buffer[0])
     for row in rows:
-        line = writer.writerow([csv_cell(row.get(c)) for c in columns])
+        line = writer.writerow([cell(row.get(c)) for c in columns])
         buffer.append(line)
         size += len(line)
         if tick:
@@ -65,13 +87,18 @@ class CsvExporter(Exporter):
     content_type = "text/csv; charset=utf-8"
     kinds = tuple(TABLES)
     default_kind = ExportJob.Kind.COMPLICATIONS
+    takes_options = True
 
     def count(self) -> int:
         return TABLES[self.kind].count(self.selection)
 
     def chunks(self, *, tick: Tick | None = None) -> Iterator[str]:
-        table = TABLES[self.kind]
-        return csv_chunks(table.columns(self.selection), table.rows(self.selection), tick=tick)
+        return csv_chunks(
+            export_columns(self.kind, self.selection),
+            export_rows(self.kind, self.selection),
+            tick=tick,
+            dialect=self.selection.options.dialect,
+        )
 
 
 def table_csv(kind: str, selection: Selection, *, tick: Tick | None = None) -> Iterator[str]:

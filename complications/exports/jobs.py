@@ -35,6 +35,7 @@ from django.utils import timezone
 from complications.exports.base import exporter_class, refuse_unless_allowed
 from complications.exports.selection import (
     EXPORT_DATA,
+    ExportOptions,
     Selection,
     filters_from_json,
     filters_to_json,
@@ -48,7 +49,12 @@ ERROR_MAX = 2000
 
 
 def export_job_create(
-    *, owner: Any, format: str, kind: str = "", filters: Mapping[str, Any] | None = None
+    *,
+    owner: Any,
+    format: str,
+    kind: str = "",
+    filters: Mapping[str, Any] | None = None,
+    options: ExportOptions | None = None,
 ) -> ExportJob:
     """Record a job over the owner's departments of now and queue it after commit.
 
@@ -59,7 +65,11 @@ def export_job_create(
     refuse_unless_allowed(format, owner)
     with transaction.atomic():
         job = ExportJob.objects.create(
-            owner=owner, format=format, kind=kind, filters=filters_to_json(filters or {})
+            owner=owner,
+            format=format,
+            kind=kind,
+            filters=filters_to_json(filters or {}),
+            options=(options or ExportOptions()).to_json(),
         )
         job.departments.set(visible_departments(owner))
         transaction.on_commit(lambda: _enqueue(job.pk))
@@ -334,7 +344,10 @@ def export_job_write(*, job_id: int, attempt: int) -> ExportJob:
         os.chmod(temporary, mode)
     try:
         selection = Selection.for_user(
-            job.owner, filters_from_json(job.filters), job.departments.values_list("pk", flat=True)
+            job.owner,
+            filters_from_json(job.filters),
+            job.departments.values_list("pk", flat=True),
+            ExportOptions.from_json(job.options),
         )
         exporter = exporter_type.for_job(job, selection)
         exporter.write(Path(temporary), tick=_Progress(job.pk, attempt, exporter.count()))

@@ -14,7 +14,7 @@ limited to the departments its owner could see when asking.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from typing import Any
 
@@ -32,6 +32,44 @@ from registry.roles import EXPORT_IDENTIFIERS
 from registry.scoping import scope_to_user
 
 EXPORT_DATA = "registry.export_data"
+DATES = ("exact", "shifted", "year")
+OPERATORS = ("names", "pseudonyms")
+DIALECTS = ("standard", "excel_eu")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How the tables are shaped: ``complications.exports.options`` applies them."""
+
+    labels: bool = False
+    flatten_facts: bool = False
+    dates: str = "exact"
+    operators: str = "names"
+    dialect: str = "standard"
+    real_dates: bool = False
+    language: str = ""  # the labels' language; the site's default when empty
+
+    @property
+    def deidentified(self) -> bool:
+        return self.dates != "exact" or self.operators != "names"
+
+    @property
+    def reshapes(self) -> bool:
+        """Whether the rows differ from the tables' own (the dialect and typed cells aside)."""
+        return self.labels or self.flatten_facts or self.deidentified
+
+    def is_default(self) -> bool:
+        return self == ExportOptions(language=self.language)
+
+    def to_json(self) -> dict[str, Any]:
+        """What a job stores: the options that differ from the defaults, and the language."""
+        default = ExportOptions()
+        return {k: v for k, v in asdict(self).items() if v != getattr(default, k)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ExportOptions:
+        names = {item.name for item in fields(cls)}
+        return cls(**{k: v for k, v in (data or {}).items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -43,6 +81,7 @@ class Selection:
     filters: Mapping[str, Any] = field(default_factory=dict)
     departments: tuple[int, ...] | None = None
     identifiers: bool = False
+    options: ExportOptions = field(default_factory=lambda: ExportOptions())
 
     @classmethod
     def for_user(
@@ -50,12 +89,14 @@ class Selection:
         user: Any,
         filters: Mapping[str, Any] | None = None,
         departments: Iterable[int] | None = None,
+        options: ExportOptions | None = None,
     ) -> Selection:
         return cls(
             user=user,
             filters=selection_from(filters or {}),
             departments=tuple(departments) if departments is not None else None,
             identifiers=user.has_perm(EXPORT_IDENTIFIERS),
+            options=options or ExportOptions(),
         )
 
     def fractures(self) -> QuerySet[Fracture]:

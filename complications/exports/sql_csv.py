@@ -420,4 +420,6 @@ class SqlCsvExporter(CsvExporter):
     vendor = "postgresql"
 
     def stream(self) -> Iterator[str]:
+        if not self.selection.options.is_default():
+            return super().stream()  # the analysis options are the Python path's
         return table_csv(self.kind, self.selection)

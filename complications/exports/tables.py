@@ -40,6 +40,7 @@ from django.db.models import F, OuterRef, QuerySet
 from complications.counting import contact_evidence, highest_grade_of
 from complications.ctcae import severity_for
 from complications.ctcae.pigsf import event_of
+from complications.exports.codebook import CASE_VARIABLES, COMPLICATION_VARIABLES
 from complications.exports.selection import Selection
 from complications.models import ComplicationEvent, ExportJob, Window
 from registry.models import FollowUp
@@ -98,24 +99,8 @@ _CASE_FIELDS = (
     "contact_beyond_24h",
 )
 
-CASE_COLUMNS = [
-    "fracture_id",
-    "procedure_id",
-    "patient_id",
-    "registry_id",
-    "department",
-    "sex",
-    "age_at_procedure",
-    "procedure_started_at",
-    "procedure_ended_at",
-    "guidance",
-    "anesthesia",
-    "operator",
-    "fracture_type",
-    "site",
-    *_CASE_FIELDS,
-    *(f"{w}_{suffix}" for w in WINDOWS for suffix in ("complication", "max_grade")),
-]
+# The columns are the codebook's variables (``codebook``): none without its entry.
+CASE_COLUMNS = [variable.name for variable in CASE_VARIABLES]
 
 _CASE_VALUES = (
     "pk",
@@ -224,23 +209,7 @@ _COMPLICATION_FIELDS = (
 )
 _COMPLICATION_OUTCOME_FIELDS = ("outcome", "relatedness", "cirse_grade", "sir_class")
 
-COMPLICATION_COLUMNS = [
-    "complication_id",
-    "procedure_id",
-    "patient_id",
-    "registry_id",
-    "department",
-    "fracture_ids",
-    "term",
-    "term_name",
-    "soc",
-    "specify",
-    "pigsf_event",
-    *_COMPLICATION_FIELDS,
-    "severity",
-    "grade_rationale",
-    *_COMPLICATION_OUTCOME_FIELDS,
-]
+COMPLICATION_COLUMNS = [variable.name for variable in COMPLICATION_VARIABLES]
 
 _COMPLICATION_VALUES = (
     "pk",

@@ -73,6 +73,20 @@ def test_the_csv_downloads_are_formatted_by_the_database_only_on_postgresql():
             "pigsf-cases-and-complications-20240229-7.xlsx",
         ),
         (
+            "dta",
+            "cases",
+            "application/x-stata-dta",
+            "pigsf-cases-20240301.dta",
+            "pigsf-cases-20240229-7.dta",
+        ),
+        (
+            "sav",
+            "complications",
+            "application/x-spss-sav",
+            "pigsf-complications-20240301.sav",
+            "pigsf-complications-20240229-7.sav",
+        ),
+        (
             "fhir",
             "",
             "application/fhir+json",
