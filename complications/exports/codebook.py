@@ -53,6 +53,7 @@ TYPE_LABELS = {
 TABLE_LABELS = {
     "cases": _("Cases (one row per fracture)"),
     "complications": _("Complications (one row per event)"),
+    "outcomes": _("Outcomes (XLSX sheet: crude delayed rate and cumulative incidence)"),
 }
 
 
@@ -392,9 +393,52 @@ def label_variable(variable: Variable) -> Variable:
     )
 
 
+# The XLSX export's "outcomes" sheet (complications.exports.xlsx): per severity, the crude
+# delayed rate per fracture beside the cumulative incidence at 30/90/180/365 days.
+OUTCOME_VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "severity",
+        _("Severity counted"),
+        TEXT,
+        choices=_scale(("any", "major"), {"any": _("Any grade"), "major": _("Major (grade 3-5)")}),
+    ),
+    Variable(
+        "measure",
+        _("Measure"),
+        TEXT,
+        choices=_scale(
+            ("crude_delayed_rate", "cumulative_incidence"),
+            {
+                "crude_delayed_rate": _("Crude delayed rate (the reference study's proportion)"),
+                "cumulative_incidence": _("Cumulative incidence (Aalen-Johansen, death competing)"),
+            },
+        ),
+    ),
+    Variable(
+        "day",
+        _("Days after the procedure end"),
+        INTEGER,
+        unit=_("days"),
+        note=_("30, 90, 180 or 365 for the cumulative incidence; empty for the crude rate."),
+    ),
+    Variable(
+        "value",
+        _("Estimate"),
+        DECIMAL,
+        derivation=_(
+            "Crude: fractures with a delayed complication (of that severity) over the fractures "
+            "with follow-up beyond 24 h. Cumulative incidence: docs/domain.md section 4b."
+        ),
+    ),
+    Variable("ci95_low", _("Lower bound of the 95 % band"), DECIMAL),
+    Variable("ci95_high", _("Upper bound of the 95 % band"), DECIMAL),
+    Variable("at_risk", _("Units at risk"), INTEGER, unit=_("fractures")),
+)
+
 VARIABLES: dict[str, tuple[Variable, ...]] = {
     "cases": CASE_VARIABLES,
     "complications": COMPLICATION_VARIABLES,
+    "outcomes": OUTCOME_VARIABLES,
 }
 
 

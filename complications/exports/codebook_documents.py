@@ -124,7 +124,9 @@ def _option_note(options: tuple[str, ...]) -> str:
 def redcap_rows(language: str) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     seen: set[str] = set()
-    items = described()
+    # A REDCap dictionary describes records: the cases and complications tables, not the
+    # aggregate "outcomes" sheet of the XLSX export.
+    items = [item for item in described() if item.table in ("cases", "complications")]
     in_complications = {item.name for item in items if item.table == "complications"}
     for item in items:
         if item.name in seen:

@@ -25,6 +25,7 @@ from openpyxl.utils import get_column_letter
 
 from complications.analysis.incidence import cumulative_incidence
 from complications.exports.base import Exporter, Tick, register
+from complications.exports.codebook import OUTCOME_VARIABLES
 from complications.exports.options import export_columns, export_rows
 from complications.exports.tables import TABLES, Cell, cell_text
 from complications.models import ExportJob
@@ -71,7 +72,7 @@ def _outcomes_sheet(sheet: Any, selection: Any) -> None:
     filters = dict(selection.filters)
     filters.pop("unit", None)
     crude = rates(user=selection.user, unit="fracture", **filters)["windows"]["delayed"]
-    sheet.append(["severity", "measure", "day", "value", "ci95_low", "ci95_high", "at_risk"])
+    sheet.append([variable.name for variable in OUTCOME_VARIABLES])  # the codebook's
     for severity in ("any", "major"):
         events = crude["major"] if severity == "major" else crude["events"]
         rate = events / crude["at_risk"] if crude["at_risk"] else 0.0
