@@ -32,6 +32,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Max, Sum
+from django.utils.translation import get_language
 
 from complications.models import StatsChange
 from complications.stats.breakdown import breakdown
@@ -112,11 +113,14 @@ def _cached(
 
     The key holds the departments the user can see rather than the user: what
     a selector returns depends only on them, so a department's head and its
-    radiologists share one computation.
+    radiologists share one computation. The language is in it too: the results carry
+    labels (fracture types, sites) in the reader's language.
     """
     departments = sorted(visible_departments(user).values_list("pk", flat=True))
     fingerprint = json.dumps(
-        {"departments": departments, "filters": filters}, sort_keys=True, default=str
+        {"departments": departments, "filters": filters, "language": get_language()},
+        sort_keys=True,
+        default=str,
     )
     digest = hashlib.sha256(fingerprint.encode()).hexdigest()
     version = stats_version()  # read before computing: the result is at least this new

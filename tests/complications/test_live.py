@@ -100,3 +100,16 @@ class TestCachedRates:
         self._build(department)
         assert live.cached_rates(user=head) == recomputed_rates(user=head)
         assert "computing from the database" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_cached_breakdown_is_in_the_readers_language(head, department):
+    from django.utils import translation
+
+    proc = f.procedure(f.patient(department))
+    f.fracture(proc)
+    with translation.override("en"):
+        english = live.cached_breakdown(user=head)
+    with translation.override("fr"):
+        french = live.cached_breakdown(user=head)
+    assert english["by_fracture_type"][0]["label"] != french["by_fracture_type"][0]["label"]
