@@ -26,6 +26,7 @@ from complications.outcomes.refresh import outcomes_refresh
 from registry.audit import change_reason
 from registry.models import Fracture, Procedure
 from registry.services import in_the_future, refuse_unknown_fields, resolve_fractures
+from registry.verification import ensure_unlocked
 
 ONSET_FIELDS = ("onset_at", "onset_date", "during_procedure")
 
@@ -354,6 +355,7 @@ def complication_update(
     audit trail's why; a change of the override, whichever path makes it, records
     the override's written reason when no other is given.
     """
+    ensure_unlocked(event)
     refuse_unknown_fields(changes, allowed=UPDATABLE)
     if "term" in changes and not isinstance(changes["term"], CtcaeTerm):
         changes["term"] = get_term(changes["term"])

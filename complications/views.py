@@ -63,6 +63,7 @@ class StatsFilterForm(forms.Form):
         label=_("Guidance"), choices=[("", _("All")), *Guidance.choices], required=False
     )
     operator = forms.CharField(label=_("Operator"), max_length=200, required=False)
+    verified = forms.BooleanField(label=_("Verified cases only"), required=False)
 
     def __init__(self, data: QueryDict, *, user: Any) -> None:
         super().__init__(data)
@@ -74,7 +75,11 @@ class StatsFilterForm(forms.Form):
         for field in self.fields.values():
             select = isinstance(field.widget, forms.Select)
             field.widget.attrs["class"] = (
-                "form-select form-select-sm" if select else "form-control form-control-sm"
+                "form-select form-select-sm"
+                if select
+                else "form-check-input"
+                if isinstance(field.widget, forms.CheckboxInput)
+                else "form-control form-control-sm"
             )
 
     def clean(self) -> dict[str, Any]:

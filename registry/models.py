@@ -166,6 +166,19 @@ class Procedure(models.Model):
     # department changes; what every statistic's dates, months, quarters and
     # ages read. Not audited: it follows from audited values.
     started_on = models.DateField(_("start date (local)"), editable=False, blank=True)
+    # Source-data verification (registry.verification): set, the case as it stood
+    # then (this procedure, its patient, fractures, and the follow-ups and
+    # complications recorded up to then) is locked.
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True, editable=False)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("verified by"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["started_on"])
