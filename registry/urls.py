@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from registry import corrections, views
+from registry import corrections, verification_views, views
 from registry.audit import views as audit_views
 
 api_v1 = [
@@ -20,6 +20,8 @@ urlpatterns = [
     path("cases/new/", views.case_create, name="case-create"),
     path("cases/<int:pk>/", views.case_detail, name="case-detail"),
     path("cases/<int:pk>/follow-ups/", views.follow_up_add, name="case-follow-up-add"),
+    path("cases/<int:pk>/verify/", verification_views.case_verify, name="case-verify"),
+    path("cases/<int:pk>/unlock/", verification_views.case_unlock, name="case-unlock"),
     path("patients/", views.patient_list, name="patients"),
     # Corrections of saved records (registry.corrections).
     path("patients/<int:pk>/edit/", corrections.patient_edit, name="patient-edit"),

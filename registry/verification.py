@@ -12,6 +12,7 @@ takes a reason, kept in the audit trail with the unlocking user.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -63,6 +64,29 @@ def locking_procedure(record: models.Model) -> Procedure | None:
         if created_at > procedure.verified_at:
             return None  # a follow-up or complication added after the verification
     return procedure
+
+
+def verification_context(
+    user: Any, procedure: Procedure, follow_ups: Iterable[Any], complications: Iterable[Any]
+) -> dict[str, Any]:
+    """What the case page shows of the verification: whether the case is locked,
+    who may verify or unlock it, and the records added since (unverified, editable)."""
+    verified_at = procedure.verified_at
+    later = (
+        set()
+        if verified_at is None
+        else {
+            (type(record).__name__, record.pk)
+            for record in [*follow_ups, *complications]
+            if record.created_at > verified_at
+        }
+    )
+    return {
+        "locked": verified_at is not None,
+        "may_verify": may_verify(user),
+        "unverified_follow_ups": {pk for kind, pk in later if kind == "FollowUp"},
+        "unverified_complications": {pk for kind, pk in later if kind != "FollowUp"},
+    }
 
 
 def is_locked(record: models.Model) -> bool:

@@ -47,6 +47,7 @@ from registry.models import Department, FollowUp, Language, Procedure, Profile
 from registry.scoping import scope_to_user, visible_departments
 from registry.selectors import follow_up_worklist, patient_search, procedure_search
 from registry.services import follow_up_create, fracture_create, patient_create, procedure_create
+from registry.verification import verification_context
 
 PAGE_SIZE = 25
 
@@ -339,6 +340,7 @@ def _render_case(
             "follow_up_form": follow_up_form,
             "timeline": case_timeline(procedure, follow_ups, complications),
             "can_edit": request.user.has_perm("registry.add_followup"),
+            **verification_context(request.user, procedure, follow_ups, complications),
         },
     )
 
