@@ -28,6 +28,7 @@ from complications.stats.cohort import period
 from complications.stats.rates import most_frequent_major
 from complications.stats.selection import WINDOWS, selection_errors, selection_from
 from registry.models import FractureType, Guidance, Site
+from registry.queries import unresolved_queries
 from registry.scoping import scope_to_user, visible_departments
 from registry.views import safe_next
 
@@ -182,7 +183,11 @@ def _report_windows(rates: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     form = _filter_form(request)
-    context: dict[str, Any] = {"form": form, "query": request.GET.urlencode()}
+    context: dict[str, Any] = {
+        "form": form,
+        "query": request.GET.urlencode(),
+        "open_queries": unresolved_queries(request.user).count(),
+    }
     if form.is_valid():
         unit, filters = form.selected_unit(), form.filters()
         # Read before computing: a write in between makes the page refetch once.

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from registry import corrections, verification_views, views
+from registry import corrections, query_views, verification_views, views
 from registry.audit import views as audit_views
 
 api_v1 = [
@@ -22,6 +22,14 @@ urlpatterns = [
     path("cases/<int:pk>/follow-ups/", views.follow_up_add, name="case-follow-up-add"),
     path("cases/<int:pk>/verify/", verification_views.case_verify, name="case-verify"),
     path("cases/<int:pk>/unlock/", verification_views.case_unlock, name="case-unlock"),
+    path("cases/<int:pk>/queries/", query_views.query_open, name="case-query-open"),
+    path("queries/", query_views.query_list, name="query-list-page"),
+    path("queries/<int:pk>/", query_views.query_detail, name="query-page"),
+    path(
+        "queries/<int:pk>/<str:verb>/",
+        query_views.query_act,
+        name="query-act",
+    ),
     path("patients/", views.patient_list, name="patients"),
     # Corrections of saved records (registry.corrections).
     path("patients/<int:pk>/edit/", corrections.patient_edit, name="patient-edit"),

@@ -44,6 +44,7 @@ from registry.forms import (
     add_service_errors,
 )
 from registry.models import Department, FollowUp, Language, Procedure, Profile
+from registry.queries import may_open, unresolved_queries
 from registry.scoping import scope_to_user, visible_departments
 from registry.selectors import follow_up_worklist, patient_search, procedure_search
 from registry.services import follow_up_create, fracture_create, patient_create, procedure_create
@@ -341,6 +342,8 @@ def _render_case(
             "timeline": case_timeline(procedure, follow_ups, complications),
             "can_edit": request.user.has_perm("registry.add_followup"),
             **verification_context(request.user, procedure, follow_ups, complications),
+            "case_queries": unresolved_queries(request.user).filter(procedure=procedure),
+            "may_open_query": may_open(request.user),
         },
     )
 
@@ -392,6 +395,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
             "form": form,
             "items": items,
             "overdue": sum(item.overdue for item in items),
+            "my_queries": unresolved_queries(request.user).filter(assigned_to=request.user),
             "now": timezone.now(),
         },
     )
