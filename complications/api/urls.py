@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from complications.api import exports, quality, stats, views
+from complications.api import exports, freezes, quality, stats, views
 
 urlpatterns = [
     path("stats/rates/", stats.RatesView.as_view(), name="stats-rates"),
@@ -14,6 +14,7 @@ urlpatterns = [
 router = SimpleRouter()
 router.register("complications", views.ComplicationViewSet, basename="complication")
 router.register("ctcae/terms", views.CtcaeTermViewSet, basename="ctcae-term")
+router.register("freezes", freezes.FreezeViewSet, basename="freeze")
 
 urlpatterns += [
     path("grading/preview/", views.GradingPreviewView.as_view(), name="grading-preview"),
