@@ -1,6 +1,6 @@
 from django.urls import path
 
-from complications import entry_views, export_views, views
+from complications import entry_views, export_views, freeze_views, views
 
 urlpatterns = [
     # Complications on a case (the case page itself is registry's).
@@ -21,6 +21,9 @@ urlpatterns = [
         name="case-complication-preview",
     ),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("freezes/", freeze_views.freeze_list, name="freezes"),
+    path("freezes/new/", freeze_views.freeze_create, name="freeze-create"),
+    path("freezes/<int:pk>/sign/", freeze_views.freeze_sign, name="freeze-sign"),
 ]
 urlpatterns += [
     path("dashboard/report/", views.report, name="dashboard-report"),

@@ -125,3 +125,17 @@ def test_the_frozen_files_are_under_media_root(cohort, head, media):
     freeze = DataFreeze.objects.get()
     assert Path(freeze_dir(freeze)).is_relative_to(media)
     assert (freeze_dir(freeze) / "cases.csv").read_text().count("\n") == 4  # header + 3 fractures
+
+
+def test_the_freezes_page_freezes_prints_the_citation_and_signs(client, cohort, department, head):
+    client.force_login(head)
+    response = client.post("/freezes/new/", {"name": "Paper 2021", "department": department.pk})
+    assert response.status_code == 302
+    freeze = DataFreeze.objects.get()
+    assert freeze.filters == {"department": department.pk}
+    page = client.get("/freezes/").content.decode()
+    assert citation(freeze) in page and "cases.csv" in page
+    client.post(f"/freezes/{freeze.pk}/sign/", {"password": PASSWORD})
+    page = client.get("/freezes/").content.decode()
+    assert f'id="signature-{freeze.pk}"' in page
+    assert "I approve this dataset for publication" in page
