@@ -238,3 +238,23 @@ def test_verified_true_counts_only_verified_cases(
     assert sum(row["events"] for row in body["by_term"] if row["window"] == "early") == (
         fractures_counted
     )
+
+
+@pytest.mark.parametrize("record", ["follow_up", "fracture"])
+def test_the_admin_refuses_to_delete_a_record_of_a_verified_case(
+    client, case, data_manager, admin_user, record
+):
+    procedure_verify(procedure=case["procedure"], user=data_manager)
+    target = case[record]
+    opts = target._meta
+    client.force_login(admin_user)
+
+    response = client.post(
+        f"/admin/{opts.app_label}/{opts.model_name}/{target.pk}/delete/",
+        {"post": "yes"},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert type(target).objects.filter(pk=target.pk).exists()
+    assert "locked" in response.content.decode()
