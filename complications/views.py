@@ -30,6 +30,7 @@ from complications.stats.selection import WINDOWS, selection_errors, selection_f
 from registry.models import FractureType, Guidance, Site
 from registry.queries import unresolved_queries
 from registry.scoping import scope_to_user, visible_departments
+from registry.verification import verified_share
 from registry.views import safe_next
 
 UNIT_LABELS = {"fracture": _("Fractures"), "procedure": _("Procedures"), "patient": _("Patients")}
@@ -187,6 +188,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "form": form,
         "query": request.GET.urlencode(),
         "open_queries": unresolved_queries(request.user).count(),
+        "verified": verified_share(request.user),
     }
     if form.is_valid():
         unit, filters = form.selected_unit(), form.filters()

@@ -18,12 +18,14 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry import roles
 from registry.audit import change_reason
 from registry.models import Fracture, Patient, Procedure
+from registry.scoping import scope_to_user
 
 
 class RecordLocked(ValidationError):
@@ -158,3 +160,10 @@ def procedure_unlock(*, procedure: Procedure, user: Any, reason: str) -> Procedu
     )
     procedure.save(update_fields=["verified_at", "verified_by"])
     return procedure
+
+
+def verified_share(user: Any) -> dict[str, int]:
+    """How many of the user's cases are verified, of how many (the dashboard's share)."""
+    return scope_to_user(Procedure.objects.all(), user).aggregate(
+        verified=Count("pk", filter=Q(verified_at__isnull=False)), total=Count("pk")
+    )

@@ -258,3 +258,14 @@ def test_the_admin_refuses_to_delete_a_record_of_a_verified_case(
     assert response.status_code == 200
     assert type(target).objects.filter(pk=target.pk).exists()
     assert "locked" in response.content.decode()
+
+
+def test_the_dashboard_shows_the_share_of_verified_cases_and_filters_on_them(
+    client, case, department, data_manager, head
+):
+    f.procedure(f.patient(department), started_at=datetime(2020, 3, 5, 9, tzinfo=PARIS))
+    procedure_verify(procedure=case["procedure"], user=data_manager)
+    client.force_login(head)
+    page = client.get("/dashboard/").content.decode()
+    assert "1 of 2 cases verified" in page
+    assert client.get("/dashboard/", {"verified": "on"}).status_code == 200
