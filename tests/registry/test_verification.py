@@ -269,3 +269,20 @@ def test_the_dashboard_shows_the_share_of_verified_cases_and_filters_on_them(
     page = client.get("/dashboard/").content.decode()
     assert "1 of 2 cases verified" in page
     assert client.get("/dashboard/", {"verified": "on"}).status_code == 200
+
+
+def test_the_cases_export_with_verified_true_holds_only_verified_cases(
+    case, department, data_manager, head
+):
+    other = f.procedure(f.patient(department), started_at=datetime(2020, 3, 5, 9, tzinfo=PARIS))
+    f.fracture(other)
+    procedure_verify(procedure=case["procedure"], user=data_manager)
+    api = api_client_for(head)
+
+    def rows(query: dict[str, str]) -> int:
+        response = api.get("/api/v1/export/cases.csv", query)
+        assert response.status_code == 200
+        return b"".join(response.streaming_content).decode().count("\n") - 1
+
+    assert rows({}) == 2
+    assert rows({"verified": "true"}) == 1
