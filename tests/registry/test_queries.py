@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from registry.models import DataQuery, Procedure, QueryMessage
+from registry.models import DataQuery, Procedure, Profile, QueryMessage
 from tests import factories as f
 from tests.conftest import api_client_for
 from tests.factories import PARIS
@@ -157,3 +157,26 @@ def test_the_pages_show_open_queries_on_the_case_worklist_list_and_dashboard(
     assert client.post(f"/queries/{query.pk}/close/").status_code == 403
     query.refresh_from_db()
     assert query.status == "answered"
+
+
+def test_the_daily_digest_lists_the_open_queries_asked_of_the_radiologist(
+    case, data_manager, radiologist, mailoutbox
+):
+    from registry.queries import query_open
+    from registry.tasks import send_worklist_digests
+
+    radiologist.email = "rad@example.org"
+    radiologist.save()
+    Profile.objects.update_or_create(user=radiologist, defaults={"digest_opt_in": True})
+    query = query_open(
+        user=data_manager,
+        record_type="procedure",
+        record_id=case["procedure"].pk,
+        text="Start time?",
+    )
+
+    send_worklist_digests()
+
+    mine = [m for m in mailoutbox if m.to == ["rad@example.org"]]
+    assert len(mine) == 1
+    assert f"Q{query.pk}" in mine[0].body and "Start time?" in mine[0].body
