@@ -836,3 +836,40 @@ class ImportMapping(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DataFreeze(models.Model):
+    """A named selection frozen for publication: its rates, cohort and CSV tables as they
+    were (``complications.freezes``), with their SHA-256, and the head's signature."""
+
+    name = models.CharField(_("name"), max_length=200)
+    filters = models.JSONField(_("filters"), default=dict)
+    departments = models.JSONField(_("departments"), default=list)
+    created_at = models.DateTimeField(_("frozen at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("frozen by"),
+    )
+    rates = models.JSONField(_("rates"), default=dict)
+    cohort = models.JSONField(_("cohort"), default=dict)
+    files = models.JSONField(_("files"), default=list)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("signed by"),
+    )
+    signed_at = models.DateTimeField(_("signed at"), null=True, blank=True)
+    signature_meaning = models.CharField(_("meaning of the signature"), max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("data freeze")
+
+    def __str__(self) -> str:
+        return self.name

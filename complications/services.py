@@ -31,6 +31,7 @@ from registry.services import (
     refuse_unknown_fields,
     resolve_fractures,
 )
+from registry.verification import ensure_unlocked
 
 ONSET_FIELDS = ("onset_at", "onset_date", "during_procedure")
 
@@ -381,6 +382,7 @@ def complication_update(
     audit trail's why; a change of the override, whichever path makes it, records
     the override's written reason when no other is given.
     """
+    ensure_unlocked(event)
     refuse_unknown_fields(changes, allowed=UPDATABLE)
     if "term" in changes and not isinstance(changes["term"], CtcaeTerm):
         changes["term"] = get_term(changes["term"])

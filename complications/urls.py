@@ -1,6 +1,6 @@
 from django.urls import path
 
-from complications import entry_views, export_views, import_views, views
+from complications import entry_views, export_views, freeze_views, import_views, views
 from complications.analysis import views as analysis_views
 
 urlpatterns = [
@@ -22,6 +22,9 @@ urlpatterns = [
         name="case-complication-preview",
     ),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("freezes/", freeze_views.freeze_list, name="freezes"),
+    path("freezes/new/", freeze_views.freeze_create, name="freeze-create"),
+    path("freezes/<int:pk>/sign/", freeze_views.freeze_sign, name="freeze-sign"),
 ]
 urlpatterns += [
     path("dashboard/report/", views.report, name="dashboard-report"),

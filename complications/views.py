@@ -30,7 +30,9 @@ from complications.stats.rates import most_frequent_major
 from complications.stats.selection import WINDOWS, selection_errors, selection_from
 from registry.forms import DateInput
 from registry.models import FractureType, Guidance, Site
+from registry.queries import unresolved_queries
 from registry.scoping import scope_to_user, visible_departments
+from registry.verification import verified_share
 from registry.views import safe_next
 
 UNIT_LABELS = {"fracture": _("Fractures"), "procedure": _("Procedures"), "patient": _("Patients")}
@@ -61,6 +63,7 @@ class StatsFilterForm(forms.Form):
         label=_("Guidance"), choices=[("", _("All")), *Guidance.choices], required=False
     )
     operator = forms.CharField(label=_("Operator"), max_length=200, required=False)
+    verified = forms.BooleanField(label=_("Verified cases only"), required=False)
 
     def __init__(self, data: QueryDict, *, user: Any) -> None:
         super().__init__(data)
@@ -72,7 +75,11 @@ class StatsFilterForm(forms.Form):
         for field in self.fields.values():
             select = isinstance(field.widget, forms.Select)
             field.widget.attrs["class"] = (
-                "form-select form-select-sm" if select else "form-control form-control-sm"
+                "form-select form-select-sm"
+                if select
+                else "form-check-input"
+                if isinstance(field.widget, forms.CheckboxInput)
+                else "form-control form-control-sm"
             )
 
     def clean(self) -> dict[str, Any]:
@@ -175,7 +182,12 @@ def _report_windows(rates: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     form = _filter_form(request)
-    context: dict[str, Any] = {"form": form, "query": request.GET.urlencode()}
+    context: dict[str, Any] = {
+        "form": form,
+        "query": request.GET.urlencode(),
+        "open_queries": unresolved_queries(request.user).count(),
+        "verified": verified_share(request.user),
+    }
     if form.is_valid():
         unit, filters = form.selected_unit(), form.filters()
         # Read before computing: a write in between makes the page refetch once.

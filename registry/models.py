@@ -202,6 +202,19 @@ class Procedure(models.Model):
     # department changes; what every statistic's dates, months, quarters and
     # ages read. Not audited: it follows from audited values.
     started_on = models.DateField(_("start date (local)"), editable=False, blank=True)
+    # Source-data verification (registry.verification): set, the case as it stood
+    # then (this procedure, its patient, fractures, and the follow-ups and
+    # complications recorded up to then) is locked.
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True, editable=False)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("verified by"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["started_on"])
@@ -426,3 +439,98 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} [{self.key}]"
+
+
+class QueryStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    ANSWERED = "answered", _("answered")
+    CLOSED = "closed", _("closed")
+
+
+class RecordType(models.TextChoices):
+    PATIENT = "patient", _("patient")
+    PROCEDURE = "procedure", _("procedure")
+    FRACTURE = "fracture", _("fracture")
+    FOLLOW_UP = "follow_up", _("follow-up")
+    COMPLICATION = "complication", _("complication")
+
+
+class DataQuery(models.Model):
+    """A data manager's question on a record (or one of its fields) of a case, to the
+    radiologist who entered it (registry.queries); its messages are the thread."""
+
+    department = models.ForeignKey(
+        Department, on_delete=models.CASCADE, related_name="queries", verbose_name=_("department")
+    )
+    procedure = models.ForeignKey(
+        Procedure, on_delete=models.CASCADE, related_name="queries", verbose_name=_("case")
+    )
+    record_type = models.CharField(_("record type"), max_length=20, choices=RecordType.choices)
+    record_id = models.PositiveBigIntegerField(_("record id"))
+    field = models.CharField(_("field"), max_length=100, blank=True, default="")
+    text = models.TextField(_("question"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=QueryStatus.choices, default=QueryStatus.OPEN
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("opened by"),
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("asked of"),
+    )
+    created_at = models.DateTimeField(_("opened at"), auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    DEPARTMENT_PATH = "department"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("query")
+        verbose_name_plural = _("queries")
+        indexes = [models.Index(fields=["department", "status"], name="dataquery_dept_status_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=QueryStatus.values), name="dataquery_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(record_type__in=RecordType.values), name="dataquery_record_type_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Q{self.pk} {self.record_type} {self.record_id}"
+
+
+class QueryMessage(models.Model):
+    """One message of a query's thread (the question, answers, closing and reopening notes)."""
+
+    query = models.ForeignKey(
+        DataQuery, on_delete=models.CASCADE, related_name="messages", verbose_name=_("query")
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+    text = models.TextField(_("text"))
+    history = HistoricalRecords()
+
+    DEPARTMENT_PATH = "query__department"
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("query message")
+
+    def __str__(self) -> str:
+        return f"{self.query_id} {self.at:%Y-%m-%d %H:%M}"

@@ -31,6 +31,7 @@ from registry.models import (
     hash_identifier,
     local_date,
 )
+from registry.verification import ensure_procedure_unlocked, ensure_unlocked
 
 # Clocks on workstations drift; a clinical "now" may be stamped a little ahead.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -240,6 +241,7 @@ def patient_create(
 
 @transaction.atomic
 def patient_update(*, patient: Patient, reason: str = "", **fields: Any) -> Patient:
+    ensure_unlocked(patient)
     refuse_unknown_fields(
         fields,
         allowed={"registry_id", "sex", "birth_date", "department", "death_date", "death_related"},
@@ -412,6 +414,7 @@ def procedure_update(*, procedure: Procedure, reason: str = "", **fields: Any) -
     is refused as a whole (the complications service raises, the transaction
     rolls back).
     """
+    ensure_unlocked(procedure)
     refuse_unknown_fields(
         fields,
         allowed={
@@ -478,6 +481,8 @@ def fracture_create(
     aetiology: str = "",
     cement_augmented: bool = False,
 ) -> Fracture:
+    # A new fracture would join the locked records that cover all fractures.
+    ensure_procedure_unlocked(procedure.pk)
     fracture = Fracture(
         procedure=procedure,
         type=type,
@@ -517,6 +522,7 @@ def all_fractures_cover(*, procedure_ids: Iterable[int]) -> None:
 
 @transaction.atomic
 def fracture_update(*, fracture: Fracture, reason: str = "", **fields: Any) -> Fracture:
+    ensure_unlocked(fracture)
     refuse_unknown_fields(fields, allowed=Fracture.CLINICAL_FIELDS)
     for name, value in fields.items():
         setattr(fracture, name, value)
@@ -610,6 +616,7 @@ def follow_up_update(
 ) -> FollowUp:
     """``fractures``: None keeps the covered fractures as they are; empty means all
     of them (``resolve_fractures``)."""
+    ensure_unlocked(follow_up)
     refuse_unknown_fields(fields, allowed={"contact_at", "kind", "notes"})
     for name, value in fields.items():
         setattr(follow_up, name, value)
@@ -677,7 +684,9 @@ def record_delete(*, record: models.Model, reason: str = "") -> None:
     deleted with them: the dependants must be removed deliberately first. A
     fracture that a complication concerns is kept too: deleting it would
     silently take the complication out of the per-fracture rates.
+    A record of a verified case is locked (``registry.verification``).
     """
+    ensure_unlocked(record)
     if isinstance(record, Fracture) and record.complications.exists():
         raise ValidationError(
             {

@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
 from registry import idempotency, roles
-from registry.models import Department
+from registry.models import DataQuery, Department, QueryStatus
 from registry.selectors import follow_up_worklists_by_department
 
 
@@ -53,10 +53,17 @@ def send_worklist_digests() -> int:
         .distinct()
     )
     worklist_url = settings.SITE_URL.rstrip("/") + reverse("worklist")
+    # The open queries asked of each radiologist (registry.queries), in one query.
+    asked: dict[int, list[DataQuery]] = {}
+    for query in DataQuery.objects.filter(
+        status=QueryStatus.OPEN, assigned_to__isnull=False
+    ).select_related("procedure__patient"):
+        asked.setdefault(query.assigned_to_id, []).append(query)  # type: ignore[arg-type]
     messages = []
     for user in users:
         items = [item for dept in user.departments.all() for item in worklists.get(dept.pk, [])]
-        if not items:
+        queries = asked.get(user.pk, [])
+        if not items and not queries:
             continue
         with translation.override(user.profile.language or settings.LANGUAGE_CODE):
             context = {
@@ -65,15 +72,26 @@ def send_worklist_digests() -> int:
                 "now": now,
                 "worklist_url": worklist_url,
                 "overdue": sum(item.overdue for item in items),
+                "queries": queries,
             }
+            subject = (
+                ngettext(
+                    "PIGSF registry: %(count)d follow-up due",
+                    "PIGSF registry: %(count)d follow-ups due",
+                    len(items),
+                )
+                % {"count": len(items)}
+                if items
+                else ngettext(
+                    "PIGSF registry: %(count)d query to answer",
+                    "PIGSF registry: %(count)d queries to answer",
+                    len(queries),
+                )
+                % {"count": len(queries)}
+            )
             messages.append(
                 EmailMessage(
-                    subject=ngettext(
-                        "PIGSF registry: %(count)d follow-up due",
-                        "PIGSF registry: %(count)d follow-ups due",
-                        len(items),
-                    )
-                    % {"count": len(items)},
+                    subject=subject,
                     body=render_to_string("registry/email/worklist_digest.txt", context),
                     to=[user.email],
                 )

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from registry import corrections, views
+from registry import corrections, query_views, verification_views, views
 from registry.api.root import api_root
 from registry.audit import views as audit_views
 
@@ -23,6 +23,16 @@ urlpatterns = [
     path("cases/new/", views.case_create, name="case-create"),
     path("cases/<int:pk>/", views.case_detail, name="case-detail"),
     path("cases/<int:pk>/follow-ups/", views.follow_up_add, name="case-follow-up-add"),
+    path("cases/<int:pk>/verify/", verification_views.case_verify, name="case-verify"),
+    path("cases/<int:pk>/unlock/", verification_views.case_unlock, name="case-unlock"),
+    path("cases/<int:pk>/queries/", query_views.query_open, name="case-query-open"),
+    path("queries/", query_views.query_list, name="query-list-page"),
+    path("queries/<int:pk>/", query_views.query_detail, name="query-page"),
+    path(
+        "queries/<int:pk>/<str:verb>/",
+        query_views.query_act,
+        name="query-act",
+    ),
     path("patients/", views.patient_list, name="patients"),
     # Corrections of saved records (registry.corrections).
     path("patients/<int:pk>/edit/", corrections.patient_edit, name="patient-edit"),

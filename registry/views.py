@@ -45,6 +45,7 @@ from registry.forms import (
 from registry.health import readiness
 from registry.idempotency import submit_once
 from registry.models import Department, FollowUp, Language, Procedure, Profile
+from registry.queries import may_open, unresolved_queries
 from registry.scoping import scope_to_user, visible_departments
 from registry.selectors import follow_up_worklist, patient_search, procedure_search
 from registry.services import (
@@ -54,6 +55,7 @@ from registry.services import (
     patient_create,
     procedure_create,
 )
+from registry.verification import verification_context
 
 PAGE_SIZE = 25
 
@@ -402,6 +404,9 @@ def _render_case(
             "follow_up_form": follow_up_form,
             "timeline": case_timeline(procedure, follow_ups, complications),
             "can_edit": request.user.has_perm("registry.add_followup"),
+            **verification_context(request.user, procedure, follow_ups, complications),
+            "case_queries": unresolved_queries(request.user).filter(procedure=procedure),
+            "may_open_query": may_open(request.user),
         },
     )
 
@@ -459,6 +464,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
             "form": form,
             "items": items,
             "overdue": sum(item.overdue for item in items),
+            "my_queries": unresolved_queries(request.user).filter(assigned_to=request.user),
             "now": timezone.now(),
         },
     )

@@ -14,6 +14,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from complications.services import complication_record
+from registry.models import Procedure
+from registry.verification import procedure_verify
 from tests import factories
 from tests.conftest import PASSWORD, api_client_for
 
@@ -356,3 +358,126 @@ def test_the_cumulative_incidence_of_department_a(records, as_role, coordinator,
         assert response.json()["units"] == 1
     else:
         assert response.status_code == _expected_read(role)
+
+
+# --- locking: every role x locked/unlocked x every write ----------------------
+
+LOCKABLE = ["patients", "procedures", "fractures", "follow-ups", "complications"]
+# Deleting an unlocked record of the fixture: refused while dependants protect it.
+UNLOCKED_DELETE = {
+    "patients": 400,  # it has a procedure
+    "procedures": 400,  # it has a complication
+    "fractures": 400,  # a complication concerns it
+    "follow-ups": 204,
+    "complications": 204,
+}
+
+
+def _lock(records, data_manager) -> None:
+    """Verify the fixture's case (as a data manager), which locks it."""
+    procedure_verify(procedure=Procedure.objects.get(pk=records["procedures"]), user=data_manager)
+
+
+def _expected_locked_write(role: str, *, locked: bool, unlocked: int) -> int:
+    """Permissions first (401, 404, 403), then the lock (409)."""
+    if role == "anonymous":
+        return 401
+    if role == "outsider":
+        return 404
+    if role not in WRITERS:
+        return 403
+    return 409 if locked else unlocked
+
+
+@pytest.mark.parametrize("locked", [False, True], ids=["unlocked", "locked"])
+@pytest.mark.parametrize("resource", LOCKABLE)
+@pytest.mark.parametrize("role", ROLES)
+def test_changing_a_record_of_a_verified_case_is_refused(
+    records, data_manager, as_role, role, resource, locked
+):
+    if locked:
+        _lock(records, data_manager)
+    response = as_role(role).patch(
+        f"/api/v1/{resource}/{records[resource]}/", PATCHES[resource], format="json"
+    )
+    assert response.status_code == _expected_locked_write(role, locked=locked, unlocked=200), (
+        response.content
+    )
+    if response.status_code == 409:
+        assert "locked" in response.json()["non_field_errors"][0]
+
+
+@pytest.mark.parametrize("locked", [False, True], ids=["unlocked", "locked"])
+@pytest.mark.parametrize("resource", LOCKABLE)
+@pytest.mark.parametrize("role", ROLES)
+def test_deleting_a_record_of_a_verified_case_is_refused(
+    records, data_manager, as_role, role, resource, locked
+):
+    if locked:
+        _lock(records, data_manager)
+    response = as_role(role).delete(f"/api/v1/{resource}/{records[resource]}/")
+    expected = _expected_locked_write(role, locked=locked, unlocked=UNLOCKED_DELETE[resource])
+    assert response.status_code == expected, response.content
+
+
+def _new_record_bodies(records) -> dict[str, dict]:
+    ended = datetime(2020, 3, 4, 10, 30, tzinfo=PARIS)
+    return {
+        "follow-ups": {
+            "procedure": records["procedures"],
+            "contact_at": (ended + timedelta(days=30)).isoformat(),
+            "kind": "clinical",
+        },
+        "complications": {
+            "procedure": records["procedures"],
+            "term": "10048038",
+            "facts": {"intervention": "oral"},
+            "onset_at": (ended + timedelta(days=3)).isoformat(),
+        },
+        "fractures": {
+            "procedure": records["procedures"],
+            "type": "insufficiency",
+            "site": "sacrum",
+            "side": "left",
+        },
+    }
+
+
+@pytest.mark.parametrize("locked", [False, True], ids=["unlocked", "locked"])
+@pytest.mark.parametrize("resource", ["follow-ups", "complications", "fractures"])
+@pytest.mark.parametrize("role", ROLES)
+def test_adding_to_a_verified_case(records, data_manager, as_role, role, resource, locked):
+    """Follow-ups and complications may still be added (unverified); a fracture may not."""
+    if locked:
+        _lock(records, data_manager)
+    response = as_role(role).post(
+        f"/api/v1/{resource}/", _new_record_bodies(records)[resource], format="json"
+    )
+    if role == "anonymous":
+        expected = 401
+    elif role == "outsider":
+        expected = 400  # the procedure is not one it may name
+    elif role not in WRITERS:
+        expected = 403
+    else:
+        expected = 409 if locked and resource == "fractures" else 201
+    assert response.status_code == expected, response.content
+
+
+VERIFIERS = {"data_manager", "admin_user"}
+
+
+@pytest.mark.parametrize("action", ["verify", "unlock"])
+@pytest.mark.parametrize("role", ROLES)
+def test_verifying_and_unlocking_a_case(records, data_manager, as_role, role, action):
+    if action == "unlock":
+        _lock(records, data_manager)
+    response = as_role(role).post(
+        f"/api/v1/procedures/{records['procedures']}/{action}/",
+        {"reason": "Wrong side entered"},
+        format="json",
+    )
+    expected = {"anonymous": 401, "outsider": 404}.get(role, 200 if role in VERIFIERS else 403)
+    assert response.status_code == expected, response.content
+    if expected == 200:
+        assert (response.json()["verified_at"] is not None) == (action == "verify")

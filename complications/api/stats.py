@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
+from rest_framework.fields import empty
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -55,6 +56,12 @@ class CohortQuerySerializer(serializers.Serializer):
         max_length=200,
         help_text=_("Part of the operator(s) field, case-insensitive."),
     )
+    verified = serializers.BooleanField(
+        required=False,
+        help_text=_("true: count only the verified cases (source data checked, locked)."),
+    )
+    # Absent from a query string is "not given", not false.
+    verified.default_empty_html = empty
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if errors := selection_errors(attrs):

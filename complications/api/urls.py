@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from complications.api import analysis, exports, fhir_bulk, quality, stats, views
+from complications.api import analysis, exports, fhir_bulk, freezes, quality, stats, views
 from complications.api import imports as import_views
 
 urlpatterns = [
@@ -15,6 +15,7 @@ urlpatterns = [
 router = SimpleRouter()
 router.register("complications", views.ComplicationViewSet, basename="complication")
 router.register("ctcae/terms", views.CtcaeTermViewSet, basename="ctcae-term")
+router.register("freezes", freezes.FreezeViewSet, basename="freeze")
 
 urlpatterns += [
     path("grading/preview/", views.GradingPreviewView.as_view(), name="grading-preview"),

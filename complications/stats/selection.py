@@ -46,6 +46,7 @@ class Selection(TypedDict, total=False):
     site: str | None
     guidance: str | None
     operator: str | None
+    verified: bool | None
 
 
 FILTER_NAMES: tuple[str, ...] = tuple(Selection.__annotations__)
@@ -57,11 +58,12 @@ LATEST = date(LATEST_YEAR, 12, 31)
 
 
 def selection_from(values: Mapping[str, Any]) -> Selection:
-    """The filters actually set among ``values`` (other keys, None and "" dropped)."""
+    """The filters actually set among ``values`` (other keys, None, "" and False dropped:
+    ``verified=false`` selects every case, as no filter does)."""
     return {  # type: ignore[return-value]
         name: value
         for name, value in values.items()
-        if name in FILTER_NAMES and value not in (None, "")
+        if name in FILTER_NAMES and value is not False and value not in (None, "")
     }
 
 
@@ -94,6 +96,9 @@ _LOOKUPS: dict[str, tuple[str, str]] = {
     "operator": ("procedure__operator__icontains", "operator__icontains"),
     "fracture_type": ("type", "type"),
     "site": ("site", "site"),
+    # Only the verified cases (``registry.verification``); False or absent: every case.
+    # On a per-fracture term row, through its fracture (``summary_rows``).
+    "verified": ("procedure__verified_at__isnull", "procedure__verified_at__isnull"),
 }
 _FRACTURE_FILTERS = ("fracture_type", "site")
 
@@ -104,6 +109,10 @@ def _conditions(filters: Mapping[str, Any], table: int, *, with_fracture_filters
     condition = Q()
     for name, value in selection_from(filters).items():
         if name in _FRACTURE_FILTERS and not with_fracture_filters:
+            continue
+        if name == "verified":
+            if value:
+                condition &= Q(**{_LOOKUPS[name][table]: False})
             continue
         value = value.strip() if name == "operator" else value
         condition &= Q(**{_LOOKUPS[name][table]: value})
@@ -125,6 +134,7 @@ def selected_fractures(  # type: ignore[no-untyped-def]
     site: str | None = None,
     guidance: str | None = None,
     operator: str | None = None,
+    verified: bool | None = None,
 ) -> QuerySet[Fracture]:
     """The fractures the filters select, scoped to the user's departments.
 
@@ -141,6 +151,7 @@ def selected_fractures(  # type: ignore[no-untyped-def]
         "site": site,
         "guidance": guidance,
         "operator": operator,
+        "verified": verified,
     }
     return scope_to_user(Fracture.objects.all(), user).filter(_conditions(filters, FRACTURE))
 
@@ -160,6 +171,10 @@ def summary_rows(model, *, user, **filters: Unpack[Selection]) -> QuerySet[Any]:
     fractures matches both."""
     rows = scope_to_user(model.objects.all(), user)
     per_fracture = model in (FractureOutcome, FractureTermOutcome)
+    if model is FractureTermOutcome and filters.get("verified"):
+        # Its one row without a procedure column: reached through its fracture.
+        filters = {**filters, "verified": None}
+        rows = rows.filter(fracture__procedure__verified_at__isnull=False)
     rows = rows.filter(_conditions(filters, SUMMARY, with_fracture_filters=per_fracture))
     if per_fracture:
         return rows

@@ -146,4 +146,12 @@ class RegistryAutoSchema(AutoSchema):
             responses.setdefault(
                 "412", self._error("If-Match names a stale version of the object.", *errors)
             )
+            responses.setdefault(
+                "409",
+                self._error(
+                    "The record belongs to a verified case and is locked "
+                    "(a data manager unlocks it: POST /procedures/{id}/unlock/).",
+                    *errors,
+                ),
+            )
         return responses

@@ -150,6 +150,11 @@ class ProcedureSerializer(serializers.ModelSerializer):
     department = serializers.IntegerField(
         source="patient.department_id", read_only=True, help_text=_("The patient's department.")
     )
+    verified_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        help_text=_("The data manager who verified the case (null: not verified)."),
+    )
 
     class Meta:
         model = Procedure
@@ -164,10 +169,12 @@ class ProcedureSerializer(serializers.ModelSerializer):
             "operator",
             "follow_up_status",
             "follow_up_closed_on",
+            "verified_at",
+            "verified_by",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = ["id", "verified_at", "created_at", "updated_at"]
         validators: list[Any] = []
         extra_kwargs = {
             "follow_up_status": {
@@ -240,3 +247,9 @@ class FollowUpSerializer(CoveredFractures, serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "created_at"]
         validators: list[Any] = []
+
+
+class UnlockSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=500, help_text=_("Why the verified case is unlocked.")
+    )

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
+from django.db import transaction
 from django.db.models import Model
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers as drf_serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -17,13 +19,13 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from registry import services
+from registry import services, verification
 from registry.accounts.api import token_exchange
 from registry.api import filters, serializers
 from registry.api.parsers import BoundedJSONParser
 from registry.api.permissions import SuperuserWritesOnly
 from registry.api.schema import RegistryAutoSchema
-from registry.api.viewsets import ServiceModelViewSet
+from registry.api.viewsets import ServiceModelViewSet, service_errors_as_400
 from registry.idempotency import idempotent
 from registry.models import Department, FollowUp, Fracture, Patient, Procedure
 
@@ -108,7 +110,7 @@ class PatientViewSet(ServiceModelViewSet):
 
 
 class ProcedureViewSet(ServiceModelViewSet):
-    base_queryset = Procedure.objects.select_related("patient")
+    base_queryset = Procedure.objects.select_related("patient", "verified_by")
     serializer_class = serializers.ProcedureSerializer
     filterset_class = filters.ProcedureFilter
     ordering_fields: ClassVar[list[str]] = ["started_at", "ended_at", "created_at", "updated_at"]
@@ -118,6 +120,35 @@ class ProcedureViewSet(ServiceModelViewSet):
 
     def service_update(self, instance: Model, data: dict[str, Any]) -> Procedure:
         return services.procedure_update(procedure=instance, **data)
+
+    @extend_schema(
+        request=None,
+        responses={200: serializers.ProcedureSerializer},
+        description="Data managers: verify the case against the source records; it is locked "
+        "as it stands (its patient, fractures, follow-ups and complications).",
+    )
+    @action(detail=True, methods=["post"])
+    def verify(self, request: Request, pk: str | None = None) -> Response:
+        with service_errors_as_400(), transaction.atomic():
+            procedure = verification.procedure_verify(
+                procedure=self.get_object(), user=request.user
+            )
+        return self.object_response(self._reloaded(procedure), 200)
+
+    @extend_schema(
+        request=serializers.UnlockSerializer,
+        responses={200: serializers.ProcedureSerializer},
+        description="Data managers: unlock a verified case, with the reason (audited).",
+    )
+    @action(detail=True, methods=["post"])
+    def unlock(self, request: Request, pk: str | None = None) -> Response:
+        body = serializers.UnlockSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with service_errors_as_400(), transaction.atomic():
+            procedure = verification.procedure_unlock(
+                procedure=self.get_object(), user=request.user, reason=body.validated_data["reason"]
+            )
+        return self.object_response(self._reloaded(procedure), 200)
 
 
 class FractureViewSet(ServiceModelViewSet):

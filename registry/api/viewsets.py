@@ -41,6 +41,7 @@ from registry.api.schema import RegistryAutoSchema
 from registry.idempotency import idempotent
 from registry.scoping import scope_to_user
 from registry.services import record_delete
+from registry.verification import RecordLocked
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -60,6 +61,13 @@ class PreconditionFailed(exceptions.APIException):
         )
 
 
+class Locked(exceptions.APIException):
+    """A change or deletion of a record of a verified case (``registry.verification``)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "locked"
+
+
 def errors_from_django(exc: DjangoValidationError) -> dict[str, list[str]] | list[str]:
     """A Django ValidationError as DRF error data, ``__all__`` renamed ``non_field_errors``."""
     if hasattr(exc, "error_dict"):
@@ -75,6 +83,8 @@ def service_errors_as_400() -> Iterator[None]:
     """Turn what a service refuses into a 400. Put it *outside* the atomic block it guards."""
     try:
         yield
+    except RecordLocked as exc:
+        raise Locked(errors_from_django(exc)) from exc
     except DjangoValidationError as exc:
         raise exceptions.ValidationError(errors_from_django(exc)) from exc
     except IntegrityError as exc:
