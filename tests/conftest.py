@@ -204,13 +204,18 @@ def admin_user(db) -> User:
     )
 
 
-def api_client_for(user: User) -> APIClient:
-    """A client with a token of every scope the user's role allows (registry.accounts)."""
+def token_key_for(user: User) -> str:
+    """The key of a new token with every scope the user's role allows (registry.accounts)."""
     from registry.accounts.services import role_scopes, token_create
 
-    client = APIClient()
     _token, key = token_create(user=user, name="test", scopes=role_scopes(user), expires_at=None)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return key
+
+
+def api_client_for(user: User) -> APIClient:
+    """A client with a token of every scope the user's role allows (registry.accounts)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_key_for(user)}")
     return client
 
 

@@ -47,6 +47,9 @@ ENDPOINTS = [
     ("get", "/api/v1/export/cases.csv", None, "export", 200),
     ("get", "/api/v1/exports/", None, "export", 200),
     ("post", "/api/v1/exports/", {}, "export", 400),
+    ("get", "/api/v1/fhir/$export", None, "export", 202),
+    ("get", "/api/v1/freezes/", None, "export", 200),
+    ("post", "/api/v1/queries/", {}, "write", 400),
 ]
 
 

@@ -24,6 +24,7 @@ from complications.stats.selection import department_visible
 from registry.api.parsers import BoundedJSONParser
 from registry.api.schema import RegistryAutoSchema
 from registry.api.viewsets import service_errors_as_400
+from registry.idempotency import idempotent
 
 
 class FrozenFileSerializer(serializers.Serializer):
@@ -92,6 +93,7 @@ class FreezeViewSet(
             return self.queryset
         return freezes.freezes_for(self.request.user)
 
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -106,6 +108,7 @@ class FreezeViewSet(
 
     @extend_schema(request=SignSerializer, responses={200: FreezeSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def sign(self, request: Request, pk: str | None = None) -> Response:
         """Sign the freeze ("I approve this dataset for publication") with your password."""
         body = SignSerializer(data=request.data)

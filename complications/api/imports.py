@@ -35,6 +35,7 @@ from rest_framework.views import APIView
 from complications import imports
 from complications.models import ImportJob, ImportMapping
 from registry.api.schema import RegistryAutoSchema
+from registry.idempotency import idempotent
 from registry.models import Department
 from registry.scoping import scope_to_user, visible_departments
 
@@ -134,6 +135,7 @@ class ImportCreateView(APIView):
             404: OpenApiResponse(description="No such department (or not yours)."),
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         form = ImportCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -199,6 +201,7 @@ class ImportCommitView(APIView):
             409: OpenApiResponse(description="The dry run had errors, or is not validated."),
         },
     )
+    @idempotent
     def post(self, request: Request, pk: int) -> Response:
         job = jobs_for(request.user).filter(pk=pk).first()
         if job is None:

@@ -17,6 +17,7 @@ from registry import queries
 from registry.api.parsers import BoundedJSONParser
 from registry.api.schema import RegistryAutoSchema
 from registry.api.viewsets import service_errors_as_400
+from registry.idempotency import idempotent
 from registry.models import DataQuery, QueryMessage, RecordType
 
 
@@ -73,6 +74,7 @@ class QueryViewSet(
     def _answer(self, query: DataQuery, code: int = status.HTTP_200_OK) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=query.pk)).data, status=code)
 
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -82,6 +84,7 @@ class QueryViewSet(
 
     @extend_schema(request=QueryMessageInSerializer, responses={200: QuerySerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def answer(self, request: Request, pk: str | None = None) -> Response:
         body = QueryMessageInSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -93,6 +96,7 @@ class QueryViewSet(
 
     @extend_schema(request=QueryNoteSerializer, responses={200: QuerySerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def close(self, request: Request, pk: str | None = None) -> Response:
         body = QueryNoteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -104,6 +108,7 @@ class QueryViewSet(
 
     @extend_schema(request=QueryNoteSerializer, responses={200: QuerySerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def reopen(self, request: Request, pk: str | None = None) -> Response:
         body = QueryNoteSerializer(data=request.data)
         body.is_valid(raise_exception=True)

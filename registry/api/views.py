@@ -128,6 +128,7 @@ class ProcedureViewSet(ServiceModelViewSet):
         "as it stands (its patient, fractures, follow-ups and complications).",
     )
     @action(detail=True, methods=["post"])
+    @idempotent
     def verify(self, request: Request, pk: str | None = None) -> Response:
         with service_errors_as_400(), transaction.atomic():
             procedure = verification.procedure_verify(
@@ -141,6 +142,7 @@ class ProcedureViewSet(ServiceModelViewSet):
         description="Data managers: unlock a verified case, with the reason (audited).",
     )
     @action(detail=True, methods=["post"])
+    @idempotent
     def unlock(self, request: Request, pk: str | None = None) -> Response:
         body = serializers.UnlockSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -95,8 +95,14 @@ def test_only_department_heads_freeze(cohort, request, role, expected):
 def test_a_freeze_of_another_department_is_not_found(
     cohort, department, other_department, head, outsider
 ):
+    from registry import roles
+    from tests.conftest import _user
+
     created = api_client_for(head).post(FREEZES, {"name": "x", "filters": {}}, format="json").json()
-    assert api_client_for(outsider).get(f"{FREEZES}{created['id']}/").status_code == 404
+    other_head = _user("other_head", roles.DEPARTMENT_HEAD, other_department)
+    assert api_client_for(other_head).get(f"{FREEZES}{created['id']}/").status_code == 404
+    # a radiologist's token has no export scope: freezes (files of the tables) are exports
+    assert api_client_for(outsider).get(f"{FREEZES}{created['id']}/").status_code == 403
     response = api_client_for(head).post(
         FREEZES, {"name": "x", "filters": {"department": other_department.pk}}, format="json"
     )

@@ -68,6 +68,8 @@ def persona_pages(proc) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
             f"{case}/delete/",
             "/account/api-token/",
             "/cases/?date_from=2026-02-01&date_to=2026-01-01",
+            "/imports/",
+            "/queries/",
         ],
         "head": [
             *common,
@@ -75,7 +77,11 @@ def persona_pages(proc) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
             "/dashboard/report/",
             "/dashboard/data-quality/",
             "/dashboard/targets/",
+            "/dashboard/outcomes/",
             "/exports/",
+            "/exports/codebook/",
+            "/freezes/",
+            "/accounts/departments/",
         ],
         "data_manager": [
             *common,
@@ -83,6 +89,8 @@ def persona_pages(proc) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
             "/exports/",
             "/dashboard/data-quality/",
             f"/audit/procedure/{proc.pk}/",
+            "/queries/",
+            "/imports/",
         ],
         "admin_user": ["/", "/cases/", f"{case}/", "/dashboard/", "/exports/"],
     }

@@ -8,17 +8,17 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from registry.models import Patient
+from tests.conftest import token_key_for
 from tests.faults.http import call
 
 pytestmark = pytest.mark.postgres
 
 
 def test_concurrent_duplicates_with_one_key_write_once_and_answer_alike(web_server, radiologist):
-    token = Token.objects.create(user=radiologist)
-    headers = {"Authorization": f"Token {token.key}", "Idempotency-Key": uuid.uuid4().hex}
+    key = token_key_for(radiologist)
+    headers = {"Authorization": f"Token {key}", "Idempotency-Key": uuid.uuid4().hex}
     body = {"registry_id": "TWIN-1", "sex": "male", "birth_date": "1944-05-06"}
 
     def send(_: int):

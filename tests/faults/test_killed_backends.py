@@ -16,10 +16,10 @@ import uuid
 import psycopg2
 import pytest
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
 from registry.api.viewsets import ServiceModelViewSet
 from registry.models import Patient
+from tests.conftest import token_key_for
 from tests.faults.conftest import database_url
 from tests.faults.http import call
 
@@ -46,8 +46,8 @@ def test_a_connection_dropped_before_the_answer_is_read_never_doubles_the_write(
     live_server, radiologist, monkeypatch
 ):
     """The fault exactly where it hurt: between the service's write and reading it back."""
-    token = Token.objects.create(user=radiologist)
-    headers = {"Authorization": f"Token {token.key}", "Idempotency-Key": str(uuid.uuid4())}
+    key = token_key_for(radiologist)
+    headers = {"Authorization": f"Token {key}", "Idempotency-Key": str(uuid.uuid4())}
     reload = ServiceModelViewSet._reloaded
     dropped: list[int] = []
 
@@ -78,7 +78,7 @@ def test_backends_killed_at_random_during_writes_lose_and_double_nothing(web_ser
     """Sequential creates through gunicorn while another connection kills its backends at
     random moments (for at most 15 s, so that a slow machine still finishes); each create is
     retried with its key until it is acknowledged."""
-    token = Token.objects.create(user=radiologist)
+    key = token_key_for(radiologist)
     database = connection.settings_dict["NAME"]
     own = connection.connection.get_backend_pid() if connection.connection else 0
     stop = threading.Event()
@@ -104,7 +104,7 @@ def test_backends_killed_at_random_during_writes_lose_and_double_nothing(web_ser
     try:
         for n in range(10):
             registry_id = f"KILL-{n:03d}"
-            headers = {"Authorization": f"Token {token.key}", "Idempotency-Key": uuid.uuid4().hex}
+            headers = {"Authorization": f"Token {key}", "Idempotency-Key": uuid.uuid4().hex}
             for _attempt in range(200):
                 answer = call(
                     "POST",

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from tests.conftest import token_key_for
 from tests.faults.http import call
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nginx]
@@ -82,10 +83,9 @@ def test_slow_uploads_do_not_freeze_the_other_clients(production_server):
 
 def test_an_oversized_upload_is_a_json_413_whoever_refuses_it(production_server, radiologist):
     from django.conf import settings
-    from rest_framework.authtoken.models import Token
 
-    token = Token.objects.create(user=radiologist)
-    headers = {"Authorization": f"Token {token.key}"}
+    key = token_key_for(radiologist)
+    headers = {"Authorization": f"Token {key}"}
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     for size in (limit + 1000, 4 * 1024 * 1024):  # the app's limit, then the proxy's
         body = b'{"registry_id": "' + b"x" * size + b'"}'
