@@ -220,7 +220,11 @@ class ImportReportView(APIView):
     @extend_schema(
         operation_id="imports_report",
         summary="The row-by-row report of an import (CSV)",
-        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            401: OpenApiResponse(description="Not authenticated."),
+            404: OpenApiResponse(description="No such import, or its report is not written yet."),
+        },
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
         job = jobs_for(request.user).filter(pk=pk).first()

@@ -29,6 +29,9 @@ from tests.faults.services import celery_restored, redis_server, start_worker  #
 ROOT = Path(__file__).resolve().parents[2]
 
 
+WEB_APPLICATION_NAME = "registry-fault-web"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -117,7 +120,8 @@ def web_server(transactional_db, tmp_path) -> Iterator[Server]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "registry.settings",
-        "DATABASE_URL": database_url(),
+        # Named, so that a test killing the web server's backends kills only those.
+        "DATABASE_URL": database_url() + f"?application_name={WEB_APPLICATION_NAME}",
         "DEBUG": "false",
         "SECRET_KEY": "fault-tests-only-" + "x" * 40,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",

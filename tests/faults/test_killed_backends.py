@@ -20,7 +20,7 @@ from django.db import connection
 from registry.api.viewsets import ServiceModelViewSet
 from registry.models import Patient
 from tests.conftest import token_key_for
-from tests.faults.conftest import database_url
+from tests.faults.conftest import WEB_APPLICATION_NAME, database_url
 from tests.faults.http import call
 
 pytestmark = pytest.mark.postgres
@@ -91,9 +91,11 @@ def test_backends_killed_at_random_during_writes_lose_and_double_nothing(web_ser
             kills.append(
                 terminate(
                     "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> %s"
-                    " AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                    " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                    " AND application_name = %s",  # gunicorn's only: not this worker's others
                     database,
                     own,
+                    WEB_APPLICATION_NAME,
                 )
             )
 
