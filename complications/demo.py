@@ -7,6 +7,9 @@ follow-up beyond 24 h for 79 fractures in 69 patients; complications per
 fracture: per-procedural 3/110 (all minor), early 4/110 (1 major), delayed
 14/79 (5 major, 3 of them infections).
 
+Past 600 lines because most of it is data: the table of the study's complications, one row
+per event with the facts that grade it.
+
 The cohort is synthetic (no real patient) and deterministic: the same seed gives
 the same records. It is entered through the services, so every grade and window
 is derived by the grading service from recorded facts, as for a real case; the

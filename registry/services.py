@@ -4,6 +4,11 @@ Each service validates the domain rules of docs/domain.md (which the database
 cannot check across tables), then writes inside one transaction, so a write
 either fully happens or not at all. Errors are ``ValidationError`` with a dict
 of field -> messages, ready for a form or a 400 response.
+
+One module past 600 lines, deliberately: the create, update and delete services of the five
+core records share their rules (dates not in the future, no record after a death, locking,
+the audit reason, ``clinical_change``), and a reader checks one entity's writes against the
+others' in one place. Verification and accounts have their own modules.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """HL7 FHIR R4 (4.0.1) resources of the selection, and the Bundle exporter.
 
+One module past 600 lines, deliberately: one builder per resource type, each a page, read
+side by side with the implementation guide; the vocabulary (every URL and code) is in
+``fhir_terms`` and the Bulk Data exporter in ``fhir_bulk``.
+
 The resources are plain dicts, written to the R4 JSON schema (the tests
 validate every export against the official R4 ``fhir.schema.json``): no
 library of R4 models enforces R4's required bindings, and dicts stream fast.

@@ -8,6 +8,9 @@ audit reason) or leaves it unchanged, each through the service a form or the
 API would call: grades and windows are derived exactly as for a case entered by
 hand, and a refusal is the service's own error, in the user's language.
 
+A little past 600 lines: the five sheets' row handlers are kept together because each reads
+the keys the previous sheets resolved.
+
 Every row is tried, each in a savepoint, so one pass reports every error. The
 whole run is one transaction inside ``outcomes_deferred`` (the summary is
 refreshed once, at the end); a dry run, or a run with any error, is rolled
