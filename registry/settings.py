@@ -420,7 +420,12 @@ INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
 API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 365)
 # Token scopes: these paths need "export" whatever the method; these POSTs only "read".
 # (the FHIR Bulk Data export and the data freezes, which write the tables to files, too)
-API_TOKEN_EXPORT_PATHS = ["/api/v1/export/", "/api/v1/exports/", "/api/v1/fhir/", "/api/v1/freezes/"]
+API_TOKEN_EXPORT_PATHS = [
+    "/api/v1/export/",
+    "/api/v1/exports/",
+    "/api/v1/fhir/",
+    "/api/v1/freezes/",
+]
 API_TOKEN_READ_ONLY_POSTS = ["/api/v1/grading/preview/"]
 # Administrators and the roles that export data must pass a second factor (TOTP).
 SECOND_FACTOR_REQUIRED = env_bool("SECOND_FACTOR_REQUIRED", True)
