@@ -8,12 +8,9 @@ the shapes for the OpenAPI schema.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,13 +23,11 @@ from complications.analysis.incidence import (
     cumulative_incidence,
 )
 from complications.analysis.risk import risk_adjusted
-from complications.api.stats import CohortQuerySerializer, _responses
+from complications.api.stats import CohortQuerySerializer, _responses, query_filters
 from complications.models import Window
 from complications.quality import SYSTEM
 from complications.stats.selection import UNITS
-from registry.models import Department
 from registry.roles import is_registry_coordinator
-from registry.scoping import visible_departments
 
 
 class IncidenceQuerySerializer(CohortQuerySerializer):
@@ -177,12 +172,6 @@ class RiskAdjustedSerializer(serializers.Serializer):
     operators = OperatorOeRowSerializer(many=True)
 
 
-def _query(request: Request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
-    serializer = serializer_class(data=request.query_params)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 class CumulativeIncidenceView(APIView):
     @extend_schema(
         operation_id="stats_cumulative_incidence",
@@ -197,12 +186,8 @@ class CumulativeIncidenceView(APIView):
         tags=["statistics"],
     )
     def get(self, request: Request) -> Response:
-        query = _query(request, IncidenceQuerySerializer)
         coordinator = is_registry_coordinator(request.user)
-        department = query.get("department")
-        departments = Department.objects if coordinator else visible_departments(request.user)
-        if department is not None and not departments.filter(pk=department).exists():
-            raise NotFound(_("No such department."))
+        query = query_filters(request, IncidenceQuerySerializer, any_department=coordinator)
         reader = SYSTEM if coordinator else request.user
         return Response(cumulative_incidence(user=reader, **query))
 
@@ -221,7 +206,7 @@ class FunnelView(APIView):
         tags=["statistics"],
     )
     def get(self, request: Request) -> Response:
-        return Response(funnel(user=request.user, **_query(request, FunnelQuerySerializer)))
+        return Response(funnel(user=request.user, **query_filters(request, FunnelQuerySerializer)))
 
 
 class RiskAdjustedView(APIView):
@@ -240,4 +225,6 @@ class RiskAdjustedView(APIView):
         tags=["statistics"],
     )
     def get(self, request: Request) -> Response:
-        return Response(risk_adjusted(user=request.user, **_query(request, RiskQuerySerializer)))
+        return Response(
+            risk_adjusted(user=request.user, **query_filters(request, RiskQuerySerializer))
+        )

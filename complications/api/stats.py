@@ -24,7 +24,7 @@ from complications import live
 from complications.models import Window
 from complications.stats.selection import UNITS, department_visible, selection_errors
 from registry.api.fields import MAX_ID
-from registry.models import FractureType, Guidance, Site
+from registry.models import Department, FractureType, Guidance, Site
 
 
 class CohortQuerySerializer(serializers.Serializer):
@@ -226,14 +226,24 @@ def _responses(serializer: type[serializers.Serializer]) -> dict[int, Any]:
 
 
 def query_filters(
-    request: Request, serializer_class: type[CohortQuerySerializer] = CohortQuerySerializer
+    request: Request,
+    serializer_class: type[CohortQuerySerializer] = CohortQuerySerializer,
+    *,
+    any_department: bool = False,
 ) -> dict[str, Any]:
     """The validated selection of a statistics or export request's query string; 404
-    for a department that is not the user's."""
+    for a department that is not the user's (``any_department``: a department that does
+    not exist, for readers of every department's aggregates)."""
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     filters = dict(serializer.validated_data)
-    if not department_visible(request.user, filters.get("department")):
+    department = filters.get("department")
+    visible = (
+        department is None or Department.objects.filter(pk=department).exists()
+        if any_department
+        else department_visible(request.user, department)
+    )
+    if not visible:
         raise NotFound(_("No such department."))
     return filters
 
