@@ -140,8 +140,8 @@ _DATETIME_NOTE = _(
     "dates: the year alone."
 )
 
-CASE_VARIABLES: tuple[Variable, ...] = (
-    Variable("fracture_id", _("Fracture id"), INTEGER, derivation=_ID),
+# The keys both tables carry after their own id: the case, the patient and the department.
+_CASE_KEYS: tuple[Variable, ...] = (
     Variable("procedure_id", _("Procedure id"), INTEGER, derivation=_ID),
     Variable("patient_id", _("Patient id"), INTEGER, derivation=_ID),
     Variable(
@@ -152,6 +152,11 @@ CASE_VARIABLES: tuple[Variable, ...] = (
         note=_("Only for holders of the export-identifiers permission; never when de-identified."),
     ),
     Variable("department", _("Department code"), TEXT),
+)
+
+CASE_VARIABLES: tuple[Variable, ...] = (
+    Variable("fracture_id", _("Fracture id"), INTEGER, derivation=_ID),
+    *_CASE_KEYS,
     Variable("sex", _("Sex"), TEXT, choices=_of(Sex)),
     Variable(
         "age_at_procedure",
@@ -207,16 +212,7 @@ CASE_VARIABLES: tuple[Variable, ...] = (
 
 COMPLICATION_VARIABLES: tuple[Variable, ...] = (
     Variable("complication_id", _("Complication id"), INTEGER, derivation=_ID),
-    Variable("procedure_id", _("Procedure id"), INTEGER, derivation=_ID),
-    Variable("patient_id", _("Patient id"), INTEGER, derivation=_ID),
-    Variable(
-        "registry_id",
-        _("Registry id (the department's patient identifier)"),
-        TEXT,
-        identifier=True,
-        note=_("Only for holders of the export-identifiers permission; never when de-identified."),
-    ),
-    Variable("department", _("Department code"), TEXT),
+    *_CASE_KEYS,
     Variable(
         "fracture_ids",
         _("Fractures concerned"),
